@@ -1,0 +1,1 @@
+"""Metrics: plain functions over a :class:`~relmark_core.source.Source` returning tables."""

@@ -1,0 +1,319 @@
+"""The local store: one DuckDB file holding the shop's data and Relmark's own state.
+
+Writes (imports, undo, settings, definitions, audit) are plain SQL in transactions with bound
+values. Metric reads go through :mod:`relmark_core.source` (Ibis).
+
+The app opens the file for one rerun and closes it again, so a scheduled CLI job can write
+between two clicks; both sides wait a bounded time when the other one holds the file.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from relmark_core.errors import DatabaseBusy, InputRefused
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "DEFAULT_ACTOR",
+    "BUSY_WAIT_SECONDS",
+    "default_db_path",
+    "open_db",
+    "ensure_schema",
+    "transaction",
+    "data_version",
+    "bump_data_version",
+    "scalar",
+    "get_meta",
+    "set_meta",
+    "get_setting",
+    "set_setting",
+    "is_demo",
+    "audit",
+    "utc_now",
+    "DATA_TABLES",
+]
+
+SCHEMA_VERSION = 1
+DEFAULT_ACTOR = "local"
+BUSY_WAIT_SECONDS = 20.0
+_BUSY_POLL_SECONDS = 0.2
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DB_FILE = PROJECT_ROOT / "data" / "relmark.duckdb"
+
+# Tables holding the shop's data (cleared by "start empty" / demo reset); Relmark's own state
+# (settings, definitions, audit log) lives in other tables and survives a reset.
+DATA_TABLES = ("order_lines", "orders", "feedback", "customer_keys", "customers", "rejected_rows")
+
+MONEY = "DECIMAL(18,2)"
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (
+    key VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS settings (
+    key VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL,
+    updated_by VARCHAR NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);
+CREATE SEQUENCE IF NOT EXISTS import_id_seq START 1;
+CREATE TABLE IF NOT EXISTS imports (
+    import_id BIGINT PRIMARY KEY,
+    file_name VARCHAR NOT NULL,
+    content_hash VARCHAR NOT NULL,
+    format VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,          -- orders | customers | feedback
+    rows_read BIGINT NOT NULL,
+    rows_loaded BIGINT NOT NULL,
+    rows_rejected BIGINT NOT NULL,
+    status VARCHAR NOT NULL,        -- loaded | undone
+    message VARCHAR,
+    created_by VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    undone_by VARCHAR,
+    undone_at TIMESTAMP
+);
+CREATE TABLE IF NOT EXISTS rejected_rows (
+    import_id BIGINT NOT NULL,
+    line_number BIGINT,
+    column_name VARCHAR,
+    reason VARCHAR NOT NULL,
+    raw VARCHAR
+);
+CREATE TABLE IF NOT EXISTS customers (
+    customer_id VARCHAR PRIMARY KEY,      -- Relmark's stable id
+    email VARCHAR,                        -- as given
+    email_norm VARCHAR,                   -- trimmed, lower-case: the identity key
+    first_name VARCHAR,
+    last_name VARCHAR,
+    phone VARCHAR,
+    birthday DATE,
+    gender VARCHAR,
+    city VARCHAR,
+    region VARCHAR,
+    country VARCHAR,                      -- ISO 3166 alpha-2 where known
+    accepts_marketing BOOLEAN,
+    tags VARCHAR[],                       -- interests / psychographics, lower-case
+    acquisition_channel VARCHAR,
+    signup_at TIMESTAMP,                  -- UTC
+    source_system VARCHAR NOT NULL,       -- demo | shopify | woocommerce | stripe | ...
+    import_id BIGINT                      -- the import that last wrote the row (NULL for demo)
+);
+CREATE TABLE IF NOT EXISTS customer_keys (
+    key_type VARCHAR NOT NULL,            -- 'email' or '<source_system>' (its customer id)
+    key_value VARCHAR NOT NULL,
+    customer_id VARCHAR NOT NULL,
+    PRIMARY KEY (key_type, key_value)
+);
+CREATE TABLE IF NOT EXISTS orders (
+    order_id VARCHAR PRIMARY KEY,         -- '<source_system>:<source order id>'
+    source_order_id VARCHAR NOT NULL,
+    source_system VARCHAR NOT NULL,
+    customer_id VARCHAR,
+    ordered_at TIMESTAMP NOT NULL,        -- UTC
+    currency VARCHAR NOT NULL,            -- ISO 4217, upper-case
+    subtotal {MONEY},
+    discounts {MONEY},
+    shipping {MONEY},
+    tax {MONEY},
+    total {MONEY} NOT NULL,               -- what the customer paid, shipping and tax included
+    refunds {MONEY} NOT NULL DEFAULT 0,
+    net {MONEY} NOT NULL,                 -- total - refunds
+    status VARCHAR NOT NULL,              -- paid | pending | cancelled | voided | failed | refunded
+    sales_channel VARCHAR,
+    discount_code VARCHAR,
+    import_id BIGINT
+);
+CREATE TABLE IF NOT EXISTS order_lines (
+    order_id VARCHAR NOT NULL,
+    line_no INTEGER NOT NULL,
+    product VARCHAR,
+    sku VARCHAR,
+    category VARCHAR,
+    quantity INTEGER,
+    unit_price {MONEY},
+    import_id BIGINT
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    response_id VARCHAR PRIMARY KEY,      -- '<source>:<source response id>'
+    customer_id VARCHAR,
+    answered_at TIMESTAMP NOT NULL,       -- UTC
+    kind VARCHAR NOT NULL,                -- nps (0-10) | csat (1-5) | review (1-5)
+    score INTEGER NOT NULL,
+    comment VARCHAR,
+    source VARCHAR NOT NULL,
+    product VARCHAR,                      -- reviews: the product reviewed
+    title VARCHAR,                        -- reviews: the review's title
+    import_id BIGINT
+);
+CREATE TABLE IF NOT EXISTS audit_log (
+    logged_at TIMESTAMP NOT NULL,
+    actor VARCHAR NOT NULL,
+    action VARCHAR NOT NULL,
+    detail VARCHAR
+);
+"""
+
+
+def utc_now() -> datetime:
+    """Now in UTC as a naive timestamp, the way the store keeps time."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def default_db_path() -> Path:
+    """The database the app and the CLI share: ``$RELMARK_DB`` or ``data/relmark.duckdb``."""
+    env = os.environ.get("RELMARK_DB")
+    return Path(env) if env else DEFAULT_DB_FILE
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text and ("conflicting" in text or "could not set" in text)
+
+
+def _connect(path: Path, wait_seconds: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            if not _is_lock_error(exc):
+                raise InputRefused(
+                    f"Relmark could not open its database at {path}: {exc}. "
+                    "Check that the path is a Relmark database (or a new file name) and that "
+                    "the folder is writable."
+                ) from exc
+            if time.monotonic() >= deadline:
+                raise DatabaseBusy(
+                    f"The database {path} is busy: another Relmark program (an import or the "
+                    f"app) kept it open for more than {wait_seconds:.0f} seconds. Try again in "
+                    "a minute; if it stays busy, check for a stuck import."
+                ) from exc
+            time.sleep(_BUSY_POLL_SECONDS)
+
+
+@contextmanager
+def open_db(
+    path: str | Path | None = None, *, wait_seconds: float = BUSY_WAIT_SECONDS
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the store (creating it and its schema if new) and close it afterwards.
+
+    Parameters
+    ----------
+    path
+        A database file, or ``":memory:"``; default :func:`default_db_path`.
+    wait_seconds
+        How long to retry while another process holds the file before raising
+        :class:`~relmark_core.errors.DatabaseBusy`.
+    """
+    if path is None:
+        path = default_db_path()
+    if str(path) == ":memory:":
+        conn = duckdb.connect(":memory:")
+    else:
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        conn = _connect(p, wait_seconds)
+    try:
+        ensure_schema(conn)
+        yield conn
+    finally:
+        conn.close()
+
+
+def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
+    """Create the tables if missing; refuse a database made by a newer Relmark."""
+    exists = scalar(
+        conn, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+    )
+    if exists:
+        row = scalar(conn, "SELECT value FROM meta WHERE key = 'schema_version'")
+        if row is not None and int(row) > SCHEMA_VERSION:
+            raise InputRefused(
+                f"This database was made by a newer Relmark (schema {row}; this one knows "
+                f"{SCHEMA_VERSION}). Upgrade Relmark to open it; the file was not changed."
+            )
+        if row is not None and int(row) == SCHEMA_VERSION:
+            return
+    with transaction(conn):
+        conn.execute(SCHEMA)
+        conn.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+        )
+        conn.execute("INSERT OR IGNORE INTO meta VALUES ('data_version', '0')")
+
+
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All or nothing: commit when the block ends, roll back if it raises."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def scalar(conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
+    """The first value of the first row, or None. Fetches the whole result, as DuckDB 2.0
+    requires before the connection runs anything else."""
+    rows = conn.execute(sql, params or []).fetchall()
+    return rows[0][0] if rows else None
+
+
+def get_meta(conn: duckdb.DuckDBPyConnection, key: str, default: str | None = None) -> str | None:
+    value = scalar(conn, "SELECT value FROM meta WHERE key = ?", [key])
+    return default if value is None else str(value)
+
+
+def set_meta(conn: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+
+
+def data_version(conn: duckdb.DuckDBPyConnection) -> int:
+    """A number that changes after every write to the shop's data (cache key for results)."""
+    return int(get_meta(conn, "data_version", "0") or 0)
+
+
+def bump_data_version(conn: duckdb.DuckDBPyConnection) -> int:
+    """Call inside the write's transaction, so readers never see new data with an old version."""
+    new = data_version(conn) + 1
+    set_meta(conn, "data_version", str(new))
+    return new
+
+
+def is_demo(conn: duckdb.DuckDBPyConnection) -> bool:
+    """True while the store holds the generated demo shop."""
+    return get_meta(conn, "demo", "0") == "1"
+
+
+def get_setting(conn: duckdb.DuckDBPyConnection, key: str, default: str) -> str:
+    value = scalar(conn, "SELECT value FROM settings WHERE key = ?", [key])
+    return default if value is None else str(value)
+
+
+def set_setting(
+    conn: duckdb.DuckDBPyConnection, key: str, value: str, *, actor: str = DEFAULT_ACTOR
+) -> None:
+    with transaction(conn):
+        conn.execute(
+            "INSERT OR REPLACE INTO settings VALUES (?, ?, ?, ?)", [key, value, actor, utc_now()]
+        )
+        audit(conn, actor, "setting changed", f"{key} = {value}")
+        bump_data_version(conn)
+
+
+def audit(conn: duckdb.DuckDBPyConnection, actor: str, action: str, detail: str = "") -> None:
+    """Record a change (call inside the change's transaction)."""
+    conn.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?)", [utc_now(), actor, action, detail])
