@@ -40,6 +40,7 @@ __all__ = [
     "audit",
     "utc_now",
     "DATA_TABLES",
+    "shop_counts",
 ]
 
 SCHEMA_VERSION = 1
@@ -155,6 +156,27 @@ CREATE TABLE IF NOT EXISTS feedback (
     product VARCHAR,                      -- reviews: the product reviewed
     title VARCHAR,                        -- reviews: the review's title
     import_id BIGINT
+);
+CREATE TABLE IF NOT EXISTS rfm_groups (   -- edited RFM groups; none saved = the defaults
+    position INTEGER PRIMARY KEY,         -- order: the first matching group wins
+    name VARCHAR NOT NULL,
+    description VARCHAR NOT NULL,
+    action VARCHAR NOT NULL,
+    r_min INTEGER NOT NULL,
+    r_max INTEGER NOT NULL,
+    f_min INTEGER NOT NULL,
+    f_max INTEGER NOT NULL,
+    m_min INTEGER NOT NULL,
+    m_max INTEGER NOT NULL,
+    updated_by VARCHAR NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS feedback_followups (
+    response_id VARCHAR PRIMARY KEY,      -- the detractor answer being followed up
+    status VARCHAR NOT NULL,              -- contacted | resolved
+    note VARCHAR,
+    updated_by VARCHAR NOT NULL,
+    updated_at TIMESTAMP NOT NULL
 );
 CREATE TABLE IF NOT EXISTS audit_log (
     logged_at TIMESTAMP NOT NULL,
@@ -317,3 +339,11 @@ def set_setting(
 def audit(conn: duckdb.DuckDBPyConnection, actor: str, action: str, detail: str = "") -> None:
     """Record a change (call inside the change's transaction)."""
     conn.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?)", [utc_now(), actor, action, detail])
+
+
+def shop_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """How many customers, orders, order lines and feedback answers the store holds."""
+    return {
+        t: int(scalar(conn, f"SELECT count(*) FROM {t}") or 0)  # noqa: S608 - fixed table names
+        for t in ("customers", "orders", "order_lines", "feedback")
+    }

@@ -1,0 +1,16 @@
+"""Relmark: navigation only. Every page runs inside the shared frame (store, sidebar, errors)."""
+
+import streamlit as st
+
+from relmark_ui.frame import page_frame
+
+st.set_page_config(page_title="Relmark", page_icon=":material/favorite:", layout="wide")
+
+PAGES = [
+    st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
+]
+
+page = st.navigation(PAGES)
+with page_frame():
+    page.run()

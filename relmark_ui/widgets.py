@@ -1,0 +1,215 @@
+"""Widgets every page shares: the sidebar filters (kept in the URL), metric cards with their
+definitions on hover, and number formatting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from relmark_core.errors import InputRefused
+from relmark_core.metrics.definitions import definition
+from relmark_core.metrics.kpis import data_span
+from relmark_core.periods import (
+    DEFAULT_PRESET,
+    PRESETS,
+    DateRange,
+    parse_date,
+    preset_range,
+)
+from relmark_core.reports import today_utc
+from relmark_ui.context import Filters, RerunContext
+
+__all__ = [
+    "sidebar_filters",
+    "url_choice",
+    "url_toggle",
+    "metric_card",
+    "fmt_value",
+    "fmt_money",
+    "fmt_share",
+]
+
+T = TypeVar("T")
+
+
+def _sync_from_url(key: str, param: str, parse: Callable[[str], Any]) -> None:
+    """Seed a widget's state from the URL the first time this session renders it."""
+    if key in st.session_state:
+        return
+    raw = st.query_params.get(param)
+    if raw is None:
+        return
+    try:
+        st.session_state[key] = parse(raw)
+    except (ValueError, InputRefused):
+        pass  # a hand-edited link with a bad value: fall back to the default
+
+
+def _write_url(param: str, value: str | None) -> None:
+    if value is None:
+        if param in st.query_params:
+            del st.query_params[param]
+    elif st.query_params.get(param) != value:
+        st.query_params[param] = value
+
+
+def url_choice(
+    label: str,
+    options: Sequence[T],
+    *,
+    key: str,
+    param: str,
+    default: T,
+    format_func: Callable[[T], str] = str,
+    where: Any = None,
+    help: str | None = None,
+    horizontal: bool = False,
+) -> T:
+    """A select box (or radio if ``horizontal``) whose value lives in the URL as ``param``."""
+    by_text = {str(o): o for o in options}
+
+    def parse(raw: str) -> T:
+        if raw not in by_text:
+            raise ValueError(raw)
+        return by_text[raw]
+
+    _sync_from_url(key, param, parse)
+    if key not in st.session_state:
+        st.session_state[key] = default
+    host = where if where is not None else st
+    if horizontal:
+        value = host.radio(
+            label, list(options), key=key, format_func=format_func, help=help, horizontal=True
+        )
+    else:
+        value = host.selectbox(label, list(options), key=key, format_func=format_func, help=help)
+    _write_url(param, str(value))
+    return value  # type: ignore[no-any-return]
+
+
+def url_toggle(label: str, *, key: str, param: str, default: bool = False, help: str | None = None,
+               where: Any = None) -> bool:
+    """A toggle whose value lives in the URL as ``param`` (1/0)."""
+    _sync_from_url(key, param, lambda raw: raw == "1")
+    if key not in st.session_state:
+        st.session_state[key] = default
+    host = where if where is not None else st
+    value = bool(host.toggle(label, key=key, help=help))
+    _write_url(param, "1" if value else "0")
+    return value
+
+
+def sidebar_filters(ctx: RerunContext) -> Filters:
+    """Date range, as-of date and comparison, in the sidebar and the URL (``range``, ``start``,
+    ``end``, ``as_of``, ``compare``). A reloaded link opens the same view."""
+    sb = st.sidebar
+    sb.markdown("### Period")
+    preset = url_choice(
+        "Date range",
+        list(PRESETS),
+        key="f_range",
+        param="range",
+        default=DEFAULT_PRESET,
+        format_func=lambda k: PRESETS[k],
+        where=sb,
+        help="Relative ranges count back from the as-of date (the last day included).",
+    )
+    _sync_from_url("f_as_of", "as_of", lambda raw: parse_date(raw))
+    st.session_state.setdefault("f_as_of", today_utc())
+    as_of: date = sb.date_input(
+        "As of",
+        key="f_as_of",
+        help="Relative ranges end on this day. Set it to the date of an old export to look at "
+        "it as it was then.",
+    )
+    _write_url("as_of", None if as_of == today_utc() else as_of.isoformat())
+    if preset == "custom":
+        _sync_from_url("f_start", "start", lambda raw: parse_date(raw))
+        _sync_from_url("f_last", "end", lambda raw: parse_date(raw) - timedelta(days=1))
+        st.session_state.setdefault("f_start", as_of - timedelta(days=29))
+        st.session_state.setdefault("f_last", as_of)
+        start = sb.date_input("From", key="f_start")
+        last = sb.date_input("To (included)", key="f_last")
+        if last < start:
+            sb.error("'To' is before 'From': showing the single day 'From'.")
+            last = start
+        rng = DateRange(start=start, end=last + timedelta(days=1))
+        _write_url("start", rng.start.isoformat())
+        _write_url("end", rng.end.isoformat())
+    else:
+        first = None
+        if preset == "all_time":
+            first, _ = data_span(ctx.src)
+        rng = preset_range(preset, as_of=as_of, first_day=first)
+        _write_url("start", None)
+        _write_url("end", None)
+    compare = url_toggle(
+        "Compare with the previous period",
+        key="f_compare",
+        param="compare",
+        default=True,
+        where=sb,
+        help="Shows the change against the period of the same length just before.",
+    )
+    sb.caption(f"Showing **{rng.sentence()}**")
+    return Filters(preset=preset, rng=rng, as_of=as_of, compare=compare)
+
+
+def fmt_money(value: Decimal | float | None, currency: str) -> str:
+    if value is None:
+        return "—"
+    symbol = {"USD": "$", "EUR": "€", "GBP": "£", "CAD": "CA$", "AUD": "A$"}.get(currency)
+    text = f"{float(value):,.2f}"
+    return f"{symbol}{text}" if symbol else f"{text} {currency}"
+
+
+def fmt_share(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def fmt_value(value: Any, unit: str, currency: str = "USD") -> str:
+    if unit == "money":
+        return fmt_money(value, currency)
+    if unit == "share":
+        return fmt_share(value)
+    if value is None:
+        return "—"
+    return f"{value:,}" if isinstance(value, int) else f"{float(value):,.1f}"
+
+
+def _delta(value: Any, previous: Any, unit: str) -> str | None:
+    if value is None or previous is None:
+        return None
+    if unit == "share":
+        return f"{(float(value) - float(previous)) * 100:+.1f} pts"
+    if float(previous) == 0:
+        return None
+    return f"{(float(value) / float(previous) - 1) * 100:+.1f}%"
+
+
+def metric_card(
+    key: str,
+    value: Any,
+    *,
+    previous: Any = None,
+    currency: str = "USD",
+    label: str | None = None,
+    where: Any = None,
+) -> None:
+    """A headline number with its definition on hover and the change against ``previous``."""
+    d = definition(key)
+    host = where if where is not None else st
+    help_text = d.help
+    if previous is not None:
+        help_text += f"  \nPrevious period: {fmt_value(previous, d.unit, currency)}."
+    host.metric(
+        label or d.label,
+        fmt_value(value, d.unit, currency),
+        delta=_delta(value, previous, d.unit),
+        help=help_text,
+    )
