@@ -45,7 +45,7 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 DEFAULT_ACTOR = "local"
-BUSY_WAIT_SECONDS = 20.0
+BUSY_WAIT_SECONDS = float(os.environ.get("RELMARK_BUSY_WAIT_S", "20"))
 _BUSY_POLL_SECONDS = 0.2
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB_FILE = PROJECT_ROOT / "data" / "relmark.duckdb"
@@ -226,7 +226,7 @@ def _connect(path: Path, wait_seconds: float) -> duckdb.DuckDBPyConnection:
 
 @contextmanager
 def open_db(
-    path: str | Path | None = None, *, wait_seconds: float = BUSY_WAIT_SECONDS
+    path: str | Path | None = None, *, wait_seconds: float | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the store (creating it and its schema if new) and close it afterwards.
 
@@ -236,8 +236,11 @@ def open_db(
         A database file, or ``":memory:"``; default :func:`default_db_path`.
     wait_seconds
         How long to retry while another process holds the file before raising
-        :class:`~relmark_core.errors.DatabaseBusy`.
+        :class:`~relmark_core.errors.DatabaseBusy` (default ``BUSY_WAIT_SECONDS``, which
+        ``$RELMARK_BUSY_WAIT_S`` sets).
     """
+    if wait_seconds is None:
+        wait_seconds = BUSY_WAIT_SECONDS
     if path is None:
         path = default_db_path()
     if str(path) == ":memory:":

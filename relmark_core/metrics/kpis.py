@@ -21,6 +21,7 @@ from relmark_core.metrics.common import (
     lacks_parts,
     revenue_value,
 )
+from relmark_core.money import cents
 from relmark_core.periods import (
     DEFAULT_GRAIN,
     DateRange,
@@ -40,7 +41,6 @@ __all__ = [
     "data_span",
 ]
 
-CENT = Decimal("0.01")
 _GRAIN_UNIT = {"week": "W", "month": "M", "quarter": "Q"}
 
 
@@ -90,13 +90,10 @@ class Kpis(BaseModel):
 
 
 def _money(value: Decimal) -> float:
-    return float(Decimal(value).quantize(CENT))
+    return float(cents(value))
 
 
-def _dec(value: Any) -> Decimal:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return Decimal("0")
-    return Decimal(str(value)).quantize(CENT)
+_dec = cents
 
 
 def kpis(
@@ -168,7 +165,7 @@ def kpis_for_ranges(
                 customers=customers,
                 orders=orders,
                 revenue=revenue,
-                aov=(revenue / home_orders).quantize(CENT) if home_orders else None,
+                aov=cents(revenue / home_orders) if home_orders else None,
                 repeat_purchase_rate=repeaters / customers if customers else None,
                 other_currencies=others,
                 revenue_basis=basis,
