@@ -10,7 +10,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Definition", "DEFINITIONS", "definition", "COUNTED_ORDER", "NET_REVENUE"]
+__all__ = [
+    "Definition",
+    "DEFINITIONS",
+    "definition",
+    "COUNTED_ORDER",
+    "NET_REVENUE",
+    "RFM_AS_OF",
+    "RFM_SCORE",
+]
 
 Unit = Literal["count", "money", "share", "days", "score", "points"]
 
@@ -75,6 +83,69 @@ _ALL = [
         unit="share",
         help="Customers with two or more counted orders in the period, divided by customers with "
         "at least one.",
+    ),
+]
+
+# --- RFM (relmark_core.metrics.rfm) -----------------------------------------------------------
+RFM_AS_OF = (
+    "RFM values are taken at an as-of date (by default the day after the shop's last counted "
+    "order) from counted orders placed before that date; later orders are ignored."
+)
+RFM_SCORE = (
+    "Score = 1 + floor(5 × (rank − 1) ÷ n), where rank is the customer's place among the n "
+    "customers with counted orders, ties sharing the lowest place (SQL RANK()), so identical "
+    "customers always get the same score."
+)
+_ALL += [
+    Definition(
+        key="recency_days",
+        label="Days since last order",
+        unit="days",
+        help="Days from the date (UTC) of the customer's last counted order to the as-of date. "
+        f"{RFM_AS_OF}",
+    ),
+    Definition(
+        key="frequency",
+        label="Orders",
+        unit="count",
+        help="The customer's counted orders before the as-of date, in every currency. "
+        f"A counted order is {COUNTED_ORDER}.",
+    ),
+    Definition(
+        key="monetary",
+        label="Net spend",
+        unit="money",
+        help="Net revenue of the customer's counted orders before the as-of date, in the "
+        f"reporting currency: {NET_REVENUE}. Orders in other currencies count toward orders "
+        "and days since last order, but are not added to the spend.",
+    ),
+    Definition(
+        key="r_score",
+        label="R score",
+        unit="score",
+        help="Recency score, 1–5 (5 = ordered most recently). Customers are ranked by days "
+        f"since their last order, most days first. {RFM_SCORE}",
+    ),
+    Definition(
+        key="f_score",
+        label="F score",
+        unit="score",
+        help="Frequency score, 1–5 (5 = most orders). Customers are ranked by their number of "
+        f"orders, fewest first, so all one-time buyers share F = 1. {RFM_SCORE}",
+    ),
+    Definition(
+        key="m_score",
+        label="M score",
+        unit="score",
+        help="Monetary score, 1–5 (5 = highest spend). Customers are ranked by net spend, "
+        f"lowest first. {RFM_SCORE}",
+    ),
+    Definition(
+        key="rfm_group",
+        label="RFM group",
+        unit="score",
+        help="The first group, in the order listed, whose R, F and M ranges hold the "
+        "customer's scores. Customers whose scores fit no group have none.",
     ),
 ]
 
