@@ -22,9 +22,9 @@ from typing import Any
 import pandas as pd
 
 from relmark_core.errors import InputRefused
-from relmark_core.metrics import rfm
+from relmark_core.metrics import feedback
 from relmark_core.metrics.kpis import data_span, kpis
-from relmark_core.periods import DateRange, parse_date
+from relmark_core.periods import DEFAULT_GRAIN, GRAINS, DateRange, parse_date
 from relmark_core.source import Source
 from relmark_core.store import utc_now
 
@@ -130,26 +130,38 @@ def _kpis_run(src: Source, args: argparse.Namespace) -> Records:
     return kpis(src, rng=DateRange(start=start, end=end)).as_record()
 
 
-# --- rfm --------------------------------------------------------------------------------------
+# --- nps --------------------------------------------------------------------------------------
 
-RFM_REPORT_COLUMNS = ("customer_id", "email", "recency_days", "frequency", "monetary", "r", "f",
-                      "m", "group")
-
-
-def _rfm_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--as-of",
-        default=None,
-        help="take values at this date; orders on or after it are ignored "
-        "(YYYY-MM-DD; default: the day after the last counted order)",
-    )
+NPS_REPORT_COLUMNS = ("period", "responses", "promoters", "passives", "detractors", "nps")
+NPS_DECIMALS = 1
 
 
-def _rfm_run(src: Source, args: argparse.Namespace) -> Records:
-    as_of = parse_date(args.as_of, field="--as-of date") if args.as_of else None
-    df = rfm.rfm_table(src, as_of=as_of, groups=rfm.load_groups_for(src), with_reason=False)
-    df = df[list(RFM_REPORT_COLUMNS)].copy()
-    df["monetary"] = df["monetary"].round(2)
+def _nps_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--grain", choices=GRAINS, default=DEFAULT_GRAIN, help="period length")
+    p.add_argument("--start", help="first day, inclusive (YYYY-MM-DD; default: first answer)")
+    p.add_argument("--end", help="day after the last, exclusive (YYYY-MM-DD; default: all)")
+
+
+def _nps_run(src: Source, args: argparse.Namespace) -> Records:
+    rng = None
+    if args.start or args.end:
+        first, last = feedback.answer_span(src, kind="nps")
+        fallback = today_utc()
+        start = parse_date(args.start, field="--start date") if args.start else (first or fallback)
+        end = (
+            parse_date(args.end, field="--end date")
+            if args.end
+            else ((last or fallback) + timedelta(days=1))
+        )
+        if end <= start:
+            raise InputRefused(
+                f"--end ({end}) must be after --start ({start}); --end is exclusive: the day "
+                "after the last day you want."
+            )
+        rng = DateRange(start=start, end=end)
+    df = feedback.nps_over_time(src, grain=args.grain, rng=rng)
+    df = df[list(NPS_REPORT_COLUMNS)].copy()
+    df["nps"] = df["nps"].round(NPS_DECIMALS)
     return _records(df)
 
 
@@ -160,10 +172,10 @@ REPORTS: dict[str, Report] = {
         add_arguments=_kpis_args,
         run=_kpis_run,
     ),
-    "rfm": Report(
-        name="rfm",
-        help="RFM values, scores and group of every customer with a counted order",
-        add_arguments=_rfm_args,
-        run=_rfm_run,
+    "nps": Report(
+        name="nps",
+        help="NPS per period (answers, promoters, passives, detractors, NPS) and an 'all' row",
+        add_arguments=_nps_args,
+        run=_nps_run,
     ),
 }

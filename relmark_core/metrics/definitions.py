@@ -16,8 +16,8 @@ __all__ = [
     "definition",
     "COUNTED_ORDER",
     "NET_REVENUE",
-    "RFM_AS_OF",
-    "RFM_SCORE",
+    "EVERY_ANSWER_COUNTS",
+    "LATEST_ANSWER_GROUP",
 ]
 
 Unit = Literal["count", "money", "share", "days", "score", "points"]
@@ -86,66 +86,87 @@ _ALL = [
     ),
 ]
 
-# --- RFM (relmark_core.metrics.rfm) -----------------------------------------------------------
-RFM_AS_OF = (
-    "RFM values are taken at an as-of date (by default the day after the shop's last counted "
-    "order) from counted orders placed before that date; later orders are ignored."
+# --- Feedback (relmark_core.metrics.feedback) -------------------------------------------------
+EVERY_ANSWER_COUNTS = (
+    "Every answer counts in the period it was given, and the 'all' row counts every answer, so "
+    "a customer who answered twice counts twice."
 )
-RFM_SCORE = (
-    "Score = 1 + floor(5 × (rank − 1) ÷ n), where rank is the customer's place among the n "
-    "customers with counted orders, ties sharing the lowest place (SQL RANK()), so identical "
-    "customers always get the same score."
+LATEST_ANSWER_GROUP = (
+    "A customer's NPS group is that of their latest NPS answer up to the as-of date: promoter "
+    "(9–10), passive (7–8) or detractor (0–6)."
 )
 _ALL += [
     Definition(
-        key="recency_days",
-        label="Days since last order",
-        unit="days",
-        help="Days from the date (UTC) of the customer's last counted order to the as-of date. "
-        f"{RFM_AS_OF}",
+        key="nps",
+        label="NPS",
+        unit="score",
+        help="Net Promoter Score, −100 to 100: % promoters (answers 9–10) minus % detractors "
+        f"(0–6) among the NPS answers (0–10) in the period. {EVERY_ANSWER_COUNTS}",
     ),
     Definition(
-        key="frequency",
-        label="Orders",
+        key="nps_margin_of_error",
+        label="NPS margin of error",
+        unit="score",
+        help="± NPS points of the 95% interval: 1.96 × √((p + d − (p − d)²) ÷ n) × 100, with p "
+        "and d the shares of promoters and detractors and n the answers (normal approximation "
+        "to the mean of +1/0/−1 scores). Moves smaller than this may be noise.",
+    ),
+    Definition(
+        key="csat",
+        label="CSAT",
+        unit="share",
+        help="Share of CSAT answers (1–5) that are 4 or 5, with its 95% Wilson score interval. "
+        f"{EVERY_ANSWER_COUNTS}",
+    ),
+    Definition(
+        key="feedback_responses",
+        label="Answers",
         unit="count",
-        help="The customer's counted orders before the as-of date, in every currency. "
-        f"A counted order is {COUNTED_ORDER}.",
+        help=f"Survey answers of the kind shown, in the period. {EVERY_ANSWER_COUNTS}",
     ),
     Definition(
-        key="monetary",
-        label="Net spend",
+        key="nps_group",
+        label="NPS group",
+        unit="count",
+        help=f"{LATEST_ANSWER_GROUP} Comparisons of promoters, passives and detractors and "
+        "the follow-up list use this group; score trends count every answer.",
+    ),
+    Definition(
+        key="review_rating",
+        label="Average rating",
+        unit="score",
+        help="Mean star rating (1–5) of the product reviews; a product's category is the one on "
+        "most of its order lines.",
+    ),
+    Definition(
+        key="comment_sentiment",
+        label="Sentiment",
+        unit="score",
+        help="VADER's compound score of the comment, −1 (negative) to +1 (positive). English "
+        "and emoji only: comments where it recognises no sentiment word (e.g. other languages) "
+        "have none.",
+    ),
+    Definition(
+        key="comment_themes",
+        label="Themes",
+        unit="score",
+        help="Words and two-word phrases used more by one group's comments than the other's, "
+        "ranked by the z-score of the log-odds ratio with an informative Dirichlet prior "
+        "(Monroe et al. 2008); each counts once per comment.",
+    ),
+    Definition(
+        key="feedback_historical_clv",
+        label="Historical value per customer",
         unit="money",
-        help="Net revenue of the customer's counted orders before the as-of date, in the "
-        f"reporting currency: {NET_REVENUE}. Orders in other currencies count toward orders "
-        "and days since last order, but are not added to the spend.",
+        help=f"{LATEST_ANSWER_GROUP} Net revenue of the group's counted orders up to the as-of "
+        "date, in the reporting currency, divided by the customers in the group.",
     ),
     Definition(
-        key="r_score",
-        label="R score",
-        unit="score",
-        help="Recency score, 1–5 (5 = ordered most recently). Customers are ranked by days "
-        f"since their last order, most days first. {RFM_SCORE}",
-    ),
-    Definition(
-        key="f_score",
-        label="F score",
-        unit="score",
-        help="Frequency score, 1–5 (5 = most orders). Customers are ranked by their number of "
-        f"orders, fewest first, so all one-time buyers share F = 1. {RFM_SCORE}",
-    ),
-    Definition(
-        key="m_score",
-        label="M score",
-        unit="score",
-        help="Monetary score, 1–5 (5 = highest spend). Customers are ranked by net spend, "
-        f"lowest first. {RFM_SCORE}",
-    ),
-    Definition(
-        key="rfm_group",
-        label="RFM group",
-        unit="score",
-        help="The first group, in the order listed, whose R, F and M ranges hold the "
-        "customer's scores. Customers whose scores fit no group have none.",
+        key="revenue_at_risk",
+        label="Revenue at risk",
+        unit="money",
+        help="Net revenue of the 12 months up to the as-of date, in the reporting currency, "
+        "from customers whose latest NPS answer is a detractor (0–6).",
     ),
 ]
 

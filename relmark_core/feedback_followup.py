@@ -1,0 +1,227 @@
+"""Closing the loop: the detractor follow-up list, its contacted / resolved marks, and export.
+
+The list holds every customer whose latest NPS answer (up to the as-of date) is a detractor
+(0-6), newest answer first, with what they are worth. A marketer marks an answer ``contacted``
+or ``resolved`` with a note; the mark is kept in the store's ``feedback_followups`` table (one
+row per answer, the latest mark wins) and every mark is in the audit log. When the customer
+answers again, the new answer is what the list shows: a detractor who answers again as a
+detractor is open again; one who now promotes leaves the list.
+
+Answers not matched to a customer are not listed (there is nobody to contact); they are in the
+comments list. The marks live in the local store, the answers in the analytics source, so the
+list works whichever backend holds the answers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from typing import Any, Literal
+
+import duckdb
+import ibis
+import pandas as pd
+
+from relmark_core import store
+from relmark_core.errors import InputRefused
+from relmark_core.metrics.feedback import (
+    CustomerFilter,
+    customer_value,
+    latest_answers,
+)
+from relmark_core.source import Source
+from relmark_core.store import DEFAULT_ACTOR
+
+__all__ = [
+    "FollowupStatus",
+    "FOLLOWUP_STATUSES",
+    "OPEN",
+    "ListStatus",
+    "MAX_NOTE_CHARS",
+    "FORMULA_PREFIXES",
+    "FOLLOWUP_COLUMNS",
+    "mark_followup",
+    "followup_marks",
+    "followup_list",
+    "neutralise_cell",
+    "followups_csv",
+]
+
+FollowupStatus = Literal["contacted", "resolved"]
+FOLLOWUP_STATUSES: tuple[FollowupStatus, ...] = ("contacted", "resolved")
+OPEN = "open"
+"""Status of a detractor answer nobody has marked yet."""
+ListStatus = Literal["open", "contacted", "resolved"]
+MAX_NOTE_CHARS = 2000
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+"""A spreadsheet may run a cell starting with one of these as a formula."""
+
+FOLLOWUP_COLUMNS = [
+    "response_id",
+    "answered_at",
+    "score",
+    "comment",
+    "customer_id",
+    "email",
+    "name",
+    "orders",
+    "lifetime_revenue",
+    "revenue_12m",
+    "status",
+    "note",
+    "updated_by",
+    "updated_at",
+]
+
+
+def mark_followup(
+    conn: duckdb.DuckDBPyConnection,
+    response_id: str,
+    status: str,
+    *,
+    note: str = "",
+    actor: str = DEFAULT_ACTOR,
+) -> None:
+    """Mark an answer contacted or resolved, with a note (replaces the answer's earlier mark).
+
+    Raises
+    ------
+    InputRefused
+        Unknown status, a note over :data:`MAX_NOTE_CHARS` characters, or an answer id the
+        store does not hold.
+    """
+    if status not in FOLLOWUP_STATUSES:
+        raise InputRefused(
+            f"'{status}' is not a follow-up status. Choose one of: {', '.join(FOLLOWUP_STATUSES)}."
+        )
+    note = (note or "").strip()
+    if len(note) > MAX_NOTE_CHARS:
+        raise InputRefused(
+            f"The note is {len(note)} characters long; keep it under {MAX_NOTE_CHARS} "
+            "(put longer write-ups in your CRM and link them here)."
+        )
+    with store.transaction(conn):
+        found = store.scalar(
+            conn, "SELECT count(*) FROM feedback WHERE response_id = ?", [response_id]
+        )
+        if not found:
+            raise InputRefused(
+                f"There is no answer with id '{response_id}' in the store (was its import "
+                "undone?). Reload the follow-up list and try again."
+            )
+        conn.execute(
+            "INSERT OR REPLACE INTO feedback_followups "
+            "(response_id, status, note, updated_by, updated_at) VALUES (?, ?, ?, ?, ?)",
+            [response_id, status, note or None, actor, store.utc_now()],
+        )
+        store.audit(
+            conn, actor, f"feedback follow-up {status}", f"{response_id}: {note}".rstrip(": ")
+        )
+        store.bump_data_version(conn)
+
+
+def followup_marks(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every mark: ``response_id``, ``status``, ``note``, ``updated_by``, ``updated_at``."""
+    rows = conn.execute(
+        "SELECT response_id, status, note, updated_by, updated_at FROM feedback_followups"
+    ).fetchall()
+    return pd.DataFrame(
+        rows, columns=["response_id", "status", "note", "updated_by", "updated_at"]
+    )
+
+
+def followup_list(
+    src: Source,
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    as_of: date,
+    status: ListStatus | None = None,
+    customers: CustomerFilter | None = None,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """Customers whose latest NPS answer up to ``as_of`` is a detractor, newest answer first.
+
+    Parameters
+    ----------
+    src
+        Where the answers and orders are read.
+    conn
+        The local store, which keeps the marks.
+    status
+        Only ``open`` (never marked), ``contacted`` or ``resolved`` answers.
+    customers
+        Only these customers (ids or a table with ``customer_id``).
+    limit
+        At most this many rows.
+
+    Returns
+    -------
+    DataFrame
+        :data:`FOLLOWUP_COLUMNS`: the answer (id, time, score, comment), the customer (id,
+        email, name), their value (counted ``orders``, ``lifetime_revenue`` and
+        ``revenue_12m`` in the reporting currency, as of ``as_of``) and the mark (``status``:
+        open / contacted / resolved, ``note``, who and when).
+    """
+    la = latest_answers(src, as_of=as_of, customers=customers)
+    det = la.filter(la.nps_group == "detractor")
+    v = customer_value(src, as_of=as_of)
+    c = src.customers
+    j = det.left_join(v, det.customer_id == v.customer_id).left_join(
+        c, det.customer_id == c.customer_id
+    )
+    zero = ibis.literal(0).cast(v.lifetime_revenue.type())
+    name = ibis.coalesce(j.first_name, ibis.literal("")).concat(
+        ibis.literal(" "), ibis.coalesce(j.last_name, ibis.literal(""))
+    )
+    expr = j.select(
+        response_id=j.response_id,
+        answered_at=j.answered_at,
+        score=j.score,
+        comment=j.comment,
+        customer_id=det.customer_id,
+        email=j.email,
+        name=ibis.ifelse(name.strip() == "", ibis.null("string"), name.strip()),
+        orders=j.orders.fill_null(0),
+        lifetime_revenue=j.lifetime_revenue.fill_null(zero),
+        revenue_12m=j.revenue_12m.fill_null(zero),
+    ).order_by([ibis.desc("answered_at"), ibis.desc("response_id")])
+    df = src.execute(expr)
+    marks = followup_marks(conn)
+    df = df.merge(marks, on="response_id", how="left")
+    df["status"] = df["status"].fillna(OPEN)
+    if status is not None:
+        df = df[df["status"] == status]
+    if limit is not None:
+        df = df.head(limit)
+    return df[FOLLOWUP_COLUMNS].reset_index(drop=True)
+
+
+def neutralise_cell(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula gets a leading ``'``; other values are
+    returned unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def followups_csv(df: pd.DataFrame) -> str:
+    """The follow-up list as CSV text, every text cell formula-neutralised
+    (:func:`neutralise_cell`), empty cells for missing values."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([neutralise_cell(str(c)) for c in df.columns])
+    for row in df.itertuples(index=False):
+        writer.writerow(
+            ["" if _missing(v) else neutralise_cell(v) if isinstance(v, str) else str(v) for v in row]
+        )
+    return buf.getvalue()
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
