@@ -9,6 +9,7 @@ st.set_page_config(page_title="Relmark", page_icon=":material/favorite:", layout
 PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
+    st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
 ]
 
 page = st.navigation(PAGES)

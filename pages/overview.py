@@ -59,11 +59,16 @@ grain = url_choice(
     default="week" if f.rng.days <= 120 else "month", format_func=str.capitalize, horizontal=True,
 )
 series = compute(revenue_over_time, rng=f.rng, grain=grain, basis=basis)
-df = series.assign(revenue=series["revenue"].astype(float))
+df = series.assign(
+    revenue=series["revenue"].astype(float),
+    coverage=series["complete"].map({True: "Whole period", False: "Partly in range"}),
+)
 fig = px.bar(
-    df, x="period", y="revenue", hover_data={"orders": True, "customers": True},
+    df, x="period", y="revenue", color="coverage",
+    color_discrete_map={"Whole period": "#7c3aed", "Partly in range": "#c4b5fd"},
+    hover_data={"orders": True, "customers": True, "coverage": True},
     labels={"period": grain.capitalize(), "revenue": f"Net revenue ({cur.currency})",
-            "orders": "Orders", "customers": "Customers"},
+            "orders": "Orders", "customers": "Customers", "coverage": ""},
 )
 fig.update_layout(margin={"l": 10, "r": 10, "t": 10, "b": 10}, height=360)
 st.plotly_chart(fig, key="ov_chart", width="stretch")

@@ -95,6 +95,8 @@ def test_revenue_over_time_by_month(conn: duckdb.DuckDBPyConnection) -> None:
     assert df[["period", "orders", "customers"]].values.tolist() == [
         ["2024-01", 0, 0], ["2024-02", 1, 1], ["2024-03", 5, 4]]
     assert df["revenue"].tolist() == [Decimal("0.00"), Decimal("40.00"), Decimal("280.00")]
+    # the range starts on 15 January: January is only partly covered
+    assert df["complete"].tolist() == [False, True, True]
 
 
 def test_week_labels_are_iso(conn: duckdb.DuckDBPyConnection) -> None:

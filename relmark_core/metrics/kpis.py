@@ -185,8 +185,10 @@ def revenue_over_time(
     """Counted orders and reporting-currency revenue per period (UTC calendar periods).
 
     Columns: ``period`` (label: 2024-W09, 2024-03, 2024-Q1), ``period_start`` (date),
-    ``orders`` (all currencies), ``revenue`` (reporting currency), ``customers``. Every period of
-    the range appears, with zeros where nothing was ordered.
+    ``orders`` (all currencies), ``revenue`` (reporting currency), ``customers``, ``complete``
+    (False where the range covers only part of the period, e.g. the current month, so a page can
+    mark it instead of showing a drop). Every period of the range appears, with zeros where
+    nothing was ordered.
     """
     t = in_window(src, counted_orders(src), rng)
     t = t.mutate(
@@ -212,10 +214,13 @@ def revenue_over_time(
                 "orders": int(r.orders) if r is not None else 0,
                 "revenue": _dec(r.revenue) if r is not None else Decimal("0.00"),
                 "customers": int(r.customers) if r is not None else 0,
+                "complete": d >= rng.start and next_period_start(d, grain) <= rng.end,
             }
         )
         d = next_period_start(d, grain)
-    return pd.DataFrame(rows, columns=["period", "period_start", "orders", "revenue", "customers"])
+    return pd.DataFrame(
+        rows, columns=["period", "period_start", "orders", "revenue", "customers", "complete"]
+    )
 
 
 def data_span(src: Source) -> tuple[Any, Any]:
