@@ -3,7 +3,13 @@
 import streamlit as st
 
 from relmark_core.errors import RelmarkError
-from relmark_core.settings import TIMEZONES, ShopSettings, currencies_in_data, load_settings, save_settings
+from relmark_core.settings import (
+    TIMEZONES,
+    ShopSettings,
+    currencies_in_data,
+    load_settings,
+    save_settings,
+)
 from relmark_ui import current
 
 ctx = current()
