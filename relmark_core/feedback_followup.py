@@ -30,6 +30,7 @@ from relmark_core.metrics.feedback import (
     customer_value,
     latest_answers,
 )
+from relmark_core.money import cents
 from relmark_core.source import Source
 from relmark_core.store import DEFAULT_ACTOR
 
@@ -187,6 +188,8 @@ def followup_list(
         revenue_12m=j.revenue_12m.fill_null(zero),
     ).order_by([ibis.desc("answered_at"), ibis.desc("response_id")])
     df = src.execute(expr)
+    for col in ("lifetime_revenue", "revenue_12m"):
+        df[col] = [cents(v) for v in df[col]]
     marks = followup_marks(conn)
     df = df.merge(marks, on="response_id", how="left")
     df["status"] = df["status"].fillna(OPEN)

@@ -39,6 +39,7 @@ from relmark_core.metrics.common import (
     in_window,
     revenue_value,
 )
+from relmark_core.money import cents
 from relmark_core.periods import (
     DEFAULT_GRAIN,
     DateRange,
@@ -150,6 +151,7 @@ CSAT_COLUMNS = [
 _FLOAT_COLUMNS = frozenset(
     {"nps", "margin_of_error", "csat", "csat_low", "csat_high", "average_score"}
 )
+_LABEL_COLUMNS = frozenset({"group", "period", "period_start"})
 _GRAIN_UNIT = {"week": "W", "month": "M", "quarter": "Q"}
 _ONE_DAY = timedelta(days=1)
 
@@ -184,7 +186,7 @@ def answers(
     """Answers of one kind with a score on its scale, optionally in a range / for customers."""
     f = src.feedback
     lo, hi = SCORE_SCALES[kind]
-    f = f.filter(f.kind == kind, f.score >= lo, f.score <= hi)
+    f = f.filter(f.kind == kind, f.score.between(lo, hi))
     if rng is not None:
         f = in_window(src, f, rng, "answered_at")
     return _for_customers(f, customers)
@@ -330,6 +332,10 @@ def _period_list(first: date, end_exclusive: date, grain: Grain) -> list[date]:
     return out
 
 
+def _nan(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
 def _finish_row(kind: ScoreKind, r: dict[str, Any]) -> dict[str, Any]:
     n = int(r["responses"])
     if kind == "nps":
@@ -339,18 +345,18 @@ def _finish_row(kind: ScoreKind, r: dict[str, Any]) -> dict[str, Any]:
             "promoters": p,
             "passives": n - p - d,
             "detractors": d,
-            "nps": nps_score(p, d, n),
-            "margin_of_error": nps_margin_of_error(p, d, n),
+            "nps": _nan(nps_score(p, d, n)),
+            "margin_of_error": _nan(nps_margin_of_error(p, d, n)),
         }
     s = int(r["satisfied"])
     interval = wilson_interval(s, n)
     return {
         "responses": n,
         "satisfied": s,
-        "csat": s / n if n else None,
-        "csat_low": interval[0] if interval else None,
-        "csat_high": interval[1] if interval else None,
-        "average_score": float(r["score_sum"]) / n if n else None,
+        "csat": s / n if n else math.nan,
+        "csat_low": interval[0] if interval else math.nan,
+        "csat_high": interval[1] if interval else math.nan,
+        "average_score": float(r["score_sum"]) / n if n else math.nan,
     }
 
 
@@ -399,62 +405,70 @@ def score_summary(
     if by is not None and groups is not None:
         raise InputRefused("Choose a breakdown or your own groups, not both.")
     f = answers(src, kind=kind, rng=rng, customers=customers)
-    keys: list[str] = []
-    if by is not None or groups is not None:
+    grouped = by is not None or groups is not None
+    keys: dict[str, Any] = {}
+    if grouped:
         gt = groups if groups is not None else breakdown_groups(src, by, as_of=as_of)  # type: ignore[arg-type]
         f = _with_group(f, gt)
-        keys.append("group")
+        keys["group"] = f["group"]
     if grain is not None:
-        f = f.mutate(p=f.answered_at.truncate(_GRAIN_UNIT[grain]).date())
-        keys.append("p")
+        keys["p"] = f.answered_at.truncate(_GRAIN_UNIT[grain]).date()
     if kind == "nps":
         metrics = {
             "responses": f.count(),
-            "promoters": (f.score >= PROMOTER_MIN_SCORE).cast("int64").sum(),
-            "detractors": (f.score < PASSIVE_MIN_SCORE).cast("int64").sum(),
+            "promoters": (f.score >= PROMOTER_MIN_SCORE).sum(),
+            "detractors": (f.score < PASSIVE_MIN_SCORE).sum(),
         }
     else:
         metrics = {
             "responses": f.count(),
-            "satisfied": (f.score >= CSAT_SATISFIED_MIN_SCORE).cast("int64").sum(),
+            "satisfied": (f.score >= CSAT_SATISFIED_MIN_SCORE).sum(),
             "score_sum": f.score.cast("int64").sum(),
         }
-    expr = f.group_by(keys).aggregate(**metrics) if keys else f.aggregate(**metrics)
-    raw = src.execute(expr)
+    expr = f.group_by(**keys).aggregate(**metrics) if keys else f.aggregate(**metrics)
+    # A handful of rows: plain records are quicker to finish than a DataFrame.
+    raw = src.backend.to_pyarrow(expr).to_pylist()
     count_cols = list(metrics)
-    raw[count_cols] = raw[count_cols].fillna(0)
-    columns = NPS_COLUMNS if kind == "nps" else CSAT_COLUMNS
-    grouped = "group" in keys
+    for r in raw:
+        for c in count_cols:
+            r[c] = int(r[c] or 0)
+        if grain is not None and isinstance(r["p"], datetime):
+            r["p"] = r["p"].date()
+    periods: list[date] = []
     if grain is not None:
-        raw["p"] = [pd.Timestamp(v).date() for v in raw["p"]]
         if rng is not None:
             periods = _period_list(rng.start, rng.end, grain)
-        elif len(raw):
-            periods = _period_list(min(raw["p"]), max(raw["p"]) + _ONE_DAY, grain)
-        else:
-            periods = []
-    group_names: list[Any] = [None]
-    if grouped:
-        totals = raw.groupby("group")["responses"].sum().sort_values(ascending=False, kind="stable")
-        group_names = sorted(totals.index, key=lambda g: (-int(totals[g]), str(g)))
+        elif raw:
+            found_days = [r["p"] for r in raw]
+            periods = _period_list(min(found_days), max(found_days) + _ONE_DAY, grain)
+    by_group: dict[Any, list[dict[str, Any]]] = {}
+    for r in raw:
+        by_group.setdefault(r.get("group"), []).append(r)
+    if not by_group and not grouped:
+        by_group[None] = []
+    totals = {g: sum(r["responses"] for r in part) for g, part in by_group.items()}
+    group_names = sorted(by_group, key=lambda g: (-totals[g], str(g)))
+    labels = {d: period_label(d, grain) for d in periods} if grain is not None else {}
+    zero = dict.fromkeys(count_cols, 0)
     rows: list[dict[str, Any]] = []
     for g in group_names:
-        part = raw[raw["group"] == g] if grouped else raw
+        part = by_group[g]
         head: dict[str, Any] = {"group": g} if grouped else {}
-        if grain is not None:
-            found = {r["p"]: r for r in part.to_dict("records")}
-            zero = dict.fromkeys(count_cols, 0)
-            for d in periods:
-                rows.append(
-                    head
-                    | {"period": period_label(d, grain), "period_start": d}
-                    | _finish_row(kind, found.get(d, zero))
-                )
-        total = {c: int(part[c].sum()) for c in count_cols}
+        found = {r["p"]: r for r in part} if grain is not None else {}
+        for d in periods:
+            rows.append(
+                head
+                | {"period": labels[d], "period_start": d}
+                | _finish_row(kind, found.get(d, zero))
+            )
+        total = {c: sum(r[c] for r in part) for c in count_cols}
         rows.append(head | {"period": ALL_PERIOD, "period_start": None} | _finish_row(kind, total))
-    df = pd.DataFrame(rows, columns=(["group"] if grouped else []) + columns)
-    dtypes = {c: ("float64" if c in _FLOAT_COLUMNS else "int64") for c in columns[2:]}
-    return df.astype(dtypes)
+    columns = (["group"] if grouped else []) + (NPS_COLUMNS if kind == "nps" else CSAT_COLUMNS)
+    # column by column: ints stay int64 and floats (NaN where undefined) float64
+    df = pd.DataFrame({c: [r[c] for r in rows] for c in columns}, columns=columns)
+    if not rows:
+        df = df.astype({c: ("float64" if c in _FLOAT_COLUMNS else "int64") for c in columns if c not in _LABEL_COLUMNS})
+    return df
 
 
 def nps_over_time(
@@ -796,12 +810,6 @@ BEHAVIOUR_COLUMNS = [
 ]
 
 
-def _dec(value: Any) -> Decimal:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return Decimal("0.00")
-    return Decimal(str(value)).quantize(Decimal("0.01"))
-
-
 def behaviour_by_group(
     src: Source,
     *,
@@ -846,7 +854,7 @@ def behaviour_by_group(
         n = int(r.get("customers", 0) or 0)
         buyers = int(r.get("buyers", 0) or 0)
         orders = int(r.get("orders", 0) or 0)
-        lifetime = _dec(r.get("lifetime_revenue"))
+        lifetime = cents(r.get("lifetime_revenue"))
         rows.append(
             {
                 "nps_group": g,
@@ -858,8 +866,8 @@ def behaviour_by_group(
                 "orders": orders,
                 "orders_per_customer": orders / n if n else None,
                 "lifetime_revenue": lifetime,
-                "historical_clv": (lifetime / n).quantize(Decimal("0.01")) if n else None,
-                "revenue_12m": _dec(r.get("revenue_12m")),
+                "historical_clv": cents(lifetime / n) if n else None,
+                "revenue_12m": cents(r.get("revenue_12m")),
             }
         )
     return pd.DataFrame(rows, columns=BEHAVIOUR_COLUMNS)
@@ -872,7 +880,17 @@ def revenue_at_risk(
     customers: CustomerFilter | None = None,
     basis: RevenueBasis = DEFAULT_REVENUE_BASIS,
 ) -> Decimal:
-    """Net revenue of the 12 months to ``as_of`` (reporting currency) from customers whose
-    latest NPS answer up to ``as_of`` is a detractor (0-6)."""
-    df = behaviour_by_group(src, as_of=as_of, customers=customers, basis=basis)
-    return Decimal(df.loc[df["nps_group"] == "detractor", "revenue_12m"].iloc[0])
+    """Net revenue of the 12 months to ``as_of`` (:func:`value_window`, reporting currency)
+    from customers whose latest NPS answer up to ``as_of`` is a detractor (0-6); the same
+    number as ``revenue_12m`` of the detractor row of :func:`behaviour_by_group`."""
+    la = latest_answers(src, as_of=as_of, customers=customers)
+    detractors = la.filter(la.score < PASSIVE_MIN_SCORE)
+    lo, hi = utc_bounds(value_window(as_of), src.timezone)
+    o = counted_orders(src)
+    o = o.filter(
+        o.currency == src.reporting_currency,
+        o.ordered_at >= ibis.literal(lo),
+        o.ordered_at < ibis.literal(hi),
+        o.customer_id.isin(detractors.customer_id),
+    )
+    return cents(src.execute(revenue_value(o, basis).sum()))
