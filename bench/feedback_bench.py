@@ -22,6 +22,7 @@ from relmark_core.metrics.common import NOT_COUNTED_STATUSES
 from relmark_core.metrics.kpis import data_span
 
 TARGET = "1.3"
+QUICK_REPEATS = 9  # sub-second tasks: more runs, so the best one is not a busy moment
 COUNTED = (
     f"status NOT IN ({', '.join(repr(s) for s in NOT_COUNTED_STATUSES)}) AND net > 0"
 )
@@ -91,19 +92,19 @@ def main() -> None:
     with duckdb.connect(str(path), read_only=True) as conn:
         n = conn.execute("SELECT count(*) FROM orders").fetchall()[0][0]
         answers = conn.execute("SELECT count(*) FROM feedback WHERE kind = 'nps'").fetchall()[0][0]
-        size = f"{n}_orders_{answers}_nps"
+        note = f"{answers} NPS answers"
         src = source.from_duckdb(conn)
         _, last = data_span(src)
         assert last is not None, "the demo database has no orders"
         cur = src.reporting_currency
 
         # 1. NPS by month
-        ours_s, ours = best_of(lambda: fb.nps_over_time(src, grain="month"))
-        ref_s, ref = best_of(lambda: conn.execute(NPS_BY_MONTH).fetchall())
+        ours_s, ours = best_of(lambda: fb.nps_over_time(src, grain="month"), QUICK_REPEATS)
+        ref_s, ref = best_of(lambda: conn.execute(NPS_BY_MONTH).fetchall(), QUICK_REPEATS)
         got = ours[(ours["period"] != "all") & (ours["responses"] > 0)]
         assert [(r.period_start, r.responses, r.promoters, r.detractors)
                 for r in got.itertuples()] == ref, "NPS by month differs from the SQL"
-        result("nps_by_month", size, ours_s, ref_s, TARGET)
+        result("nps_by_month", n, ours_s, ref_s, TARGET, note)
 
         # 2. NPS by RFM group (RFM as of the end of the last order day)
         rfm_day = last + timedelta(days=1)
@@ -112,15 +113,17 @@ def main() -> None:
         ref_s, ref = best_of(lambda: conn.execute(NPS_BY_RFM, params).fetchall())
         assert sorted((r.group, r.responses, r.promoters, r.detractors)
                       for r in ours.itertuples()) == sorted(ref), "NPS by RFM differs from the SQL"
-        result("nps_by_rfm_group", size, ours_s, ref_s, TARGET)
+        result("nps_by_rfm_group", n, ours_s, ref_s, TARGET, note)
 
         # 3. Revenue at risk (12 months to the last order day)
         window = fb.value_window(last)
         params = {"cur": cur, "cutoff": window.end, "start": window.start}
-        ours_s, ours_v = best_of(lambda: fb.revenue_at_risk(src, as_of=last))
-        ref_s, ref_v = best_of(lambda: conn.execute(REVENUE_AT_RISK, params).fetchall())
+        ours_s, ours_v = best_of(lambda: fb.revenue_at_risk(src, as_of=last), QUICK_REPEATS)
+        ref_s, ref_v = best_of(
+            lambda: conn.execute(REVENUE_AT_RISK, params).fetchall(), QUICK_REPEATS
+        )
         assert ours_v == ref_v[0][0], f"revenue at risk {ours_v} != {ref_v[0][0]}"
-        result("revenue_at_risk", size, ours_s, ref_s, TARGET)
+        result("revenue_at_risk", n, ours_s, ref_s, TARGET, note)
 
 
 if __name__ == "__main__":
