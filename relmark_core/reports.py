@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from relmark_core.errors import InputRefused
-from relmark_core.metrics import feedback
+from relmark_core.metrics import feedback, retention
 from relmark_core.metrics.kpis import data_span, kpis
 from relmark_core.periods import DEFAULT_GRAIN, GRAINS, DateRange, parse_date
 from relmark_core.source import Source
@@ -165,6 +165,36 @@ def _nps_run(src: Source, args: argparse.Namespace) -> Records:
     return _records(df)
 
 
+# --- retention --------------------------------------------------------------------------------
+
+
+def _retention_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--grain", choices=GRAINS, default=DEFAULT_GRAIN, help="cohort period length")
+    p.add_argument(
+        "--mode",
+        choices=retention.MODES,
+        default=retention.DEFAULT_MODE,
+        help="on: ordered in period k; on_or_after: in period k or later; revenue: revenue in "
+        "period k / period 0 (can exceed 1)",
+    )
+    p.add_argument(
+        "--view",
+        choices=retention.VIEWS,
+        default=retention.DEFAULT_VIEW,
+        help="first_time: cohorts by first order; recurring: everyone who ordered in a period",
+    )
+    p.add_argument(
+        "--as-of",
+        default=None,
+        help="ignore later orders; later periods have not happened (YYYY-MM-DD; default today)",
+    )
+
+
+def _retention_run(src: Source, args: argparse.Namespace) -> Records:
+    q = retention.RetentionQuery(as_of=as_of_arg(args), grain=args.grain, view=args.view)
+    return _records(retention.cohort_retention(src, query=q).matrix(args.mode))
+
+
 REPORTS: dict[str, Report] = {
     "kpis": Report(
         name="kpis",
@@ -177,5 +207,11 @@ REPORTS: dict[str, Report] = {
         help="NPS per period (answers, promoters, passives, detractors, NPS) and an 'all' row",
         add_arguments=_nps_args,
         run=_nps_run,
+    ),
+    "retention": Report(
+        name="retention",
+        help="cohort retention matrix: cohort, size, p0 ... pN as shares (empty: not yet)",
+        add_arguments=_retention_args,
+        run=_retention_run,
     ),
 }

@@ -18,6 +18,9 @@ __all__ = [
     "NET_REVENUE",
     "EVERY_ANSWER_COUNTS",
     "LATEST_ANSWER_GROUP",
+    "COHORT",
+    "INCOMPLETE_PERIOD",
+    "CHURN_RULE",
 ]
 
 Unit = Literal["count", "money", "share", "days", "score", "points"]
@@ -167,6 +170,167 @@ _ALL += [
         unit="money",
         help="Net revenue of the 12 months up to the as-of date, in the reporting currency, "
         "from customers whose latest NPS answer is a detractor (0–6).",
+    ),
+]
+
+# --- Retention, churn, lifetime value (relmark_core.metrics.retention / churn / clv) ----------
+COHORT = (
+    "A customer's cohort is the week (ISO, Monday first), month or quarter of their first "
+    "counted order, in the store's time zone; period k is the k-th calendar period after it "
+    "(period 0 is the cohort's own)."
+)
+INCOMPLETE_PERIOD = (
+    "The period holding the as-of date is incomplete (marked, not a drop) unless the as-of "
+    "date is its last day; periods after it have not happened and are left empty. Orders after "
+    "the as-of date are ignored."
+)
+CHURN_RULE = (
+    "A customer is churned once N days pass without a counted order from them (you choose N); "
+    "their N-day silence completes on the N-th day after their last order day."
+)
+_ALL += [
+    Definition(
+        key="cohort_size",
+        label="Cohort size",
+        unit="count",
+        help=f"Customers whose first counted order fell in the cohort's period. {COHORT}",
+    ),
+    Definition(
+        key="retention_on",
+        label="Retention (ordered in period k)",
+        unit="share",
+        help="Share of the cohort with at least one counted order in period k. "
+        f"{COHORT} {INCOMPLETE_PERIOD}",
+    ),
+    Definition(
+        key="retention_on_or_after",
+        label="Retention (ordered in period k or later)",
+        unit="share",
+        help="Share of the cohort with a counted order in period k or any later period up to "
+        f"the as-of date. {COHORT} {INCOMPLETE_PERIOD}",
+    ),
+    Definition(
+        key="revenue_retention",
+        label="Revenue retention",
+        unit="share",
+        help="The cohort's net revenue in period k divided by its net revenue in period 0, in "
+        "the reporting currency (orders in other currencies count as activity, not revenue); "
+        f"it can exceed 100%. {COHORT} {INCOMPLETE_PERIOD}",
+    ),
+    Definition(
+        key="recurring_retention",
+        label="Recurring retention",
+        unit="share",
+        help="Of the customers with a counted order in a period (first-time or not), the share "
+        "with a counted order k periods later.",
+    ),
+    Definition(
+        key="retention_average",
+        label="Weighted average retention",
+        unit="share",
+        help="For each period k: the customers retained in period k summed over every cohort "
+        "whose period k is complete, divided by the sum of those cohorts' sizes (revenue: "
+        "revenue in period k over revenue in period 0). Bigger cohorts weigh more.",
+    ),
+    Definition(
+        key="retention_trend",
+        label="Retention trend",
+        unit="share",
+        help="Period-1 and period-3 retention of each cohort, oldest cohort first, so you see "
+        "whether newer customers come back more often. Cohorts whose period is not complete "
+        "yet are left out.",
+    ),
+    Definition(
+        key="historical_clv",
+        label="Value per customer to date",
+        unit="money",
+        help="The cohort's net revenue from its first period through period k, in the "
+        f"reporting currency, divided by the cohort's size. Net revenue is {NET_REVENUE}. "
+        f"{COHORT}",
+    ),
+    Definition(
+        key="churn_days",
+        label="Churned after (days)",
+        unit="days",
+        help=f"{CHURN_RULE} Relmark suggests the 90th percentile of the days between a "
+        "customer's consecutive order days in your shop (several orders on one day count once).",
+    ),
+    Definition(
+        key="active_at_start",
+        label="Active at start",
+        unit="count",
+        help="Customers with a counted order on one of the N days before the period's first "
+        f"day (i.e. not churned on its eve). {CHURN_RULE}",
+    ),
+    Definition(
+        key="churned",
+        label="Churned in period",
+        unit="count",
+        help="Customers active at the start of the period whose N-day silence completes on a "
+        f"day inside the period and no later than the as-of date. {CHURN_RULE}",
+    ),
+    Definition(
+        key="churn_rate",
+        label="Churn rate",
+        unit="share",
+        help="Churned in the period divided by customers active at its start (the customers "
+        "with a counted order on one of the N days before the period's first day). Customers "
+        f"who first order inside the period are in neither number. {CHURN_RULE}",
+    ),
+    Definition(
+        key="overdue",
+        label="Overdue customers",
+        unit="count",
+        help="Customers with counted orders on at least two days whose days since their last "
+        "order exceed twice their usual gap (the median of the days between their consecutive "
+        "order days). Measured against their own rhythm, unlike the RFM group 'At risk'.",
+    ),
+    Definition(
+        key="p_alive",
+        label="Probability still active",
+        unit="share",
+        help="The BG/NBD model's probability that the customer has not quietly dropped out, "
+        "given how many repeat orders they placed, when the last one was, and how long they "
+        "have been a customer.",
+    ),
+    Definition(
+        key="expected_orders",
+        label="Expected repeat orders",
+        unit="count",
+        help="Repeat order days the BG/NBD model expects from the customer over the chosen "
+        "horizon, fitted by maximum likelihood on every customer's history; the interval "
+        "reflects the uncertainty of the fitted model, not the scatter of one customer's orders.",
+    ),
+    Definition(
+        key="expected_order_value",
+        label="Expected order value",
+        unit="money",
+        help="The Gamma-Gamma model's expected net revenue of the customer's future orders: "
+        "their own average repeat order value, pulled toward the shop's average the fewer "
+        "repeat orders they have (the shop's average for one-time buyers).",
+    ),
+    Definition(
+        key="expected_value",
+        label="Predicted value",
+        unit="money",
+        help="Expected repeat orders over the horizon times expected order value, in the "
+        "reporting currency, not discounted. The interval (80% by default) comes from the "
+        "uncertainty of both fitted models.",
+    ),
+    Definition(
+        key="holdout_mae",
+        label="Holdout error per customer",
+        unit="count",
+        help="The model is fitted on the data before the holdout period only; this is the "
+        "average, over those customers, of |predicted − actual| repeat order days in the "
+        "holdout period.",
+    ),
+    Definition(
+        key="holdout_error_pct",
+        label="Holdout total error",
+        unit="share",
+        help="(Total predicted − total actual repeat order days in the holdout period) ÷ total "
+        "actual, in percent: how far off the model was for the shop as a whole.",
     ),
 ]
 
