@@ -22,6 +22,7 @@ from typing import Any, Literal
 import duckdb
 import ibis
 import pandas as pd
+from ibis.expr.types import Table
 
 from relmark_core import store
 from relmark_core.errors import InputRefused
@@ -45,6 +46,7 @@ __all__ = [
     "mark_followup",
     "followup_marks",
     "followup_list",
+    "followup_counts",
     "neutralise_cell",
     "followups_csv",
 ]
@@ -122,14 +124,24 @@ def mark_followup(
         store.bump_data_version(conn)
 
 
+_MARK_COLUMNS = ["response_id", "status", "note", "updated_by", "updated_at"]
+_MARK_SCHEMA = ibis.schema(
+    {
+        "response_id": "string",
+        "status": "string",
+        "note": "string",
+        "updated_by": "string",
+        "updated_at": "timestamp",
+    }
+)
+
+
 def followup_marks(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every mark: ``response_id``, ``status``, ``note``, ``updated_by``, ``updated_at``."""
     rows = conn.execute(
         "SELECT response_id, status, note, updated_by, updated_at FROM feedback_followups"
     ).fetchall()
-    return pd.DataFrame(
-        rows, columns=["response_id", "status", "note", "updated_by", "updated_at"]
-    )
+    return pd.DataFrame(rows, columns=_MARK_COLUMNS)
 
 
 def followup_list(
@@ -140,6 +152,7 @@ def followup_list(
     status: ListStatus | None = None,
     customers: CustomerFilter | None = None,
     limit: int | None = None,
+    offset: int = 0,
 ) -> pd.DataFrame:
     """Customers whose latest NPS answer up to ``as_of`` is a detractor, newest answer first.
 
@@ -153,8 +166,8 @@ def followup_list(
         Only ``open`` (never marked), ``contacted`` or ``resolved`` answers.
     customers
         Only these customers (ids or a table with ``customer_id``).
-    limit
-        At most this many rows.
+    limit, offset
+        At most ``limit`` rows, after skipping ``offset`` (for pages of a long list).
 
     Returns
     -------
@@ -164,12 +177,17 @@ def followup_list(
         ``revenue_12m`` in the reporting currency, as of ``as_of``) and the mark (``status``:
         open / contacted / resolved, ``note``, who and when).
     """
-    la = latest_answers(src, as_of=as_of, customers=customers)
-    det = la.filter(la.nps_group == "detractor")
-    v = customer_value(src, as_of=as_of)
+    top = _marked_detractors(src, conn, as_of=as_of, customers=customers)
+    if status is not None:
+        top = top.filter(top.status == status)
+    top = top.order_by([top.answered_at.desc(), top.response_id.desc()])
+    if limit is not None:
+        top = top.limit(limit, offset=offset)
+    # value and contact details only for the rows shown
+    v = customer_value(src, as_of=as_of, customers=top.select("customer_id"))
     c = src.customers
-    j = det.left_join(v, det.customer_id == v.customer_id).left_join(
-        c, det.customer_id == c.customer_id
+    j = top.left_join(v, top.customer_id == v.customer_id).left_join(
+        c, top.customer_id == c.customer_id
     )
     zero = ibis.literal(0).cast(v.lifetime_revenue.type())
     name = ibis.coalesce(j.first_name, ibis.literal("")).concat(
@@ -180,24 +198,64 @@ def followup_list(
         answered_at=j.answered_at,
         score=j.score,
         comment=j.comment,
-        customer_id=det.customer_id,
+        customer_id=top.customer_id,
         email=j.email,
         name=ibis.ifelse(name.strip() == "", ibis.null("string"), name.strip()),
         orders=j.orders.fill_null(0),
         lifetime_revenue=j.lifetime_revenue.fill_null(zero),
         revenue_12m=j.revenue_12m.fill_null(zero),
+        status=j.status,
+        note=j.note,
+        updated_by=j.updated_by,
+        updated_at=j.updated_at,
     ).order_by([ibis.desc("answered_at"), ibis.desc("response_id")])
     df = src.execute(expr)
     for col in ("lifetime_revenue", "revenue_12m"):
-        df[col] = [cents(v) for v in df[col]]
-    marks = followup_marks(conn)
-    df = df.merge(marks, on="response_id", how="left")
-    df["status"] = df["status"].fillna(OPEN)
-    if status is not None:
-        df = df[df["status"] == status]
-    if limit is not None:
-        df = df.head(limit)
+        df[col] = [cents(x) for x in df[col]]
     return df[FOLLOWUP_COLUMNS].reset_index(drop=True)
+
+
+def followup_counts(
+    src: Source,
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    as_of: date,
+    customers: CustomerFilter | None = None,
+) -> dict[str, int]:
+    """How many listed detractors are open, contacted and resolved (every status present)."""
+    t = _marked_detractors(src, conn, as_of=as_of, customers=customers)
+    df = src.execute(t.group_by("status").aggregate(n=t.count()))
+    found = {str(r.status): int(r.n) for r in df.itertuples()}
+    return {s: found.get(s, 0) for s in (OPEN, *FOLLOWUP_STATUSES)}
+
+
+def _marked_detractors(
+    src: Source,
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    as_of: date,
+    customers: CustomerFilter | None,
+) -> Table:
+    """Latest-answer detractors joined to their marks (``status`` open where unmarked).
+
+    The marks come from the local store and go to the source as a small in-memory table, so
+    status filters and limits run where the answers are."""
+    la = latest_answers(src, as_of=as_of, customers=customers)
+    det = la.filter(la.nps_group == "detractor")
+    m = ibis.memtable(followup_marks(conn), schema=_MARK_SCHEMA)
+    m = m.rename(mark_response_id="response_id")
+    j = det.left_join(m, det.response_id == m.mark_response_id)
+    return j.select(
+        response_id=det.response_id,
+        answered_at=det.answered_at,
+        score=det.score,
+        comment=det.comment,
+        customer_id=det.customer_id,
+        status=j.status.fill_null(OPEN),
+        note=j.note,
+        updated_by=j.updated_by,
+        updated_at=j.updated_at,
+    )
 
 
 def neutralise_cell(value: Any) -> Any:

@@ -10,6 +10,9 @@ Themes
     compared with the log-odds ratio with an informative Dirichlet prior (Monroe, Colaresi &
     Quinn 2008, "Fightin' Words"), the prior taken from both sets together; ``z`` is the
     log-odds divided by its standard error, so rare words do not win on a single mention.
+    The prior is the two sets' combined term counts (``alpha_w = prior_scale * (y_a + y_b)``),
+    which shrinks every estimate towards "no difference" in proportion to the evidence; a
+    weak flat prior would instead let terms that one set never uses dominate or vanish.
 
 Sentiment
     VADER (the ``vaderSentiment`` package: a rule-based English lexicon that ships inside the
@@ -39,7 +42,7 @@ __all__ = [
     "MIN_WORD_CHARS",
     "MAX_PHRASE_WORDS",
     "DEFAULT_MIN_COMMENTS",
-    "DEFAULT_PRIOR_STRENGTH",
+    "DEFAULT_PRIOR_SCALE",
     "MAX_SENTIMENT_CHARS",
     "SENTIMENT_LIBRARY",
     "THEME_COLUMNS",
@@ -54,8 +57,8 @@ MIN_WORD_CHARS = 2
 MAX_PHRASE_WORDS = 2
 DEFAULT_MIN_COMMENTS = 2
 """A term must appear in at least this many comments (both sets together) to be listed."""
-DEFAULT_PRIOR_STRENGTH = 10.0
-"""Total weight (alpha_0) of the Dirichlet prior built from both sets of comments."""
+DEFAULT_PRIOR_SCALE = 1.0
+"""Weight of the Dirichlet prior relative to the combined counts of both sets."""
 MAX_SENTIMENT_CHARS = 5000
 """Longer comments are scored on their first this-many characters."""
 SENTIMENT_LIBRARY = "VADER (vaderSentiment 3.3)"
@@ -115,16 +118,16 @@ def distinguishing_terms(
     texts_b: Sequence[str | None],
     *,
     min_comments: int = DEFAULT_MIN_COMMENTS,
-    prior_strength: float = DEFAULT_PRIOR_STRENGTH,
+    prior_scale: float = DEFAULT_PRIOR_SCALE,
 ) -> pd.DataFrame:
     """Terms ranked by how much more often they appear in set A than in set B.
 
     For a term w, with ``y_a`` / ``y_b`` the comments of A / B containing it, ``n_a`` / ``n_b``
-    the total term mentions of each set, and the prior ``alpha_w = prior_strength * (y_a +
-    y_b) / (n_a + n_b)``::
+    the total term mentions of each set, and the prior ``alpha_w = prior_scale * (y_a + y_b)``,
+    ``alpha_0 = prior_scale * (n_a + n_b)``::
 
-        log_odds = ln((y_a + alpha_w) / (n_a + prior_strength - y_a - alpha_w))
-                 - ln((y_b + alpha_w) / (n_b + prior_strength - y_b - alpha_w))
+        log_odds = ln((y_a + alpha_w) / (n_a + alpha_0 - y_a - alpha_w))
+                 - ln((y_b + alpha_w) / (n_b + alpha_0 - y_b - alpha_w))
         z        = log_odds / sqrt(1 / (y_a + alpha_w) + 1 / (y_b + alpha_w))
 
     Parameters
@@ -134,8 +137,8 @@ def distinguishing_terms(
         comments without terms).
     min_comments
         Keep terms found in at least this many comments of A and B together.
-    prior_strength
-        alpha_0; larger values pull rare terms more strongly towards "no difference".
+    prior_scale
+        Larger values pull every term more strongly towards "no difference".
 
     Returns
     -------
@@ -143,22 +146,26 @@ def distinguishing_terms(
         ``term``, ``count_a`` / ``count_b`` (comments containing it), ``share_a`` /
         ``share_b`` (those counts over the number of comments in the set, 0-1, or None for an
         empty set), ``log_odds``, ``z``; sorted by ``z`` from most typical of A to most
-        typical of B (ties by term).
+        typical of B (ties by term). Empty when either set has no terms.
     """
     counts_a, docs_a = _document_counts(texts_a)
     counts_b, docs_b = _document_counts(texts_b)
     n_a = sum(counts_a.values())
     n_b = sum(counts_b.values())
-    total = n_a + n_b
+    if n_a == 0 or n_b == 0:  # one side said nothing: there is no contrast to draw
+        return pd.DataFrame([], columns=THEME_COLUMNS)
+    alpha_0 = prior_scale * (n_a + n_b)
     rows: list[dict[str, Any]] = []
     for term in set(counts_a) | set(counts_b):
         y_a, y_b = counts_a[term], counts_b[term]
         if y_a + y_b < min_comments:
             continue
-        alpha = prior_strength * (y_a + y_b) / total
-        delta = math.log((y_a + alpha) / (n_a + prior_strength - y_a - alpha)) - math.log(
-            (y_b + alpha) / (n_b + prior_strength - y_b - alpha)
-        )
+        alpha = prior_scale * (y_a + y_b)
+        rest_a = n_a + alpha_0 - y_a - alpha
+        rest_b = n_b + alpha_0 - y_b - alpha
+        if rest_a <= 0 or rest_b <= 0:  # the only term of both sets: nothing to contrast
+            continue
+        delta = math.log((y_a + alpha) / rest_a) - math.log((y_b + alpha) / rest_b)
         z = delta / math.sqrt(1 / (y_a + alpha) + 1 / (y_b + alpha))
         rows.append(
             {

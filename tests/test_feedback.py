@@ -302,13 +302,21 @@ def test_themes_on_a_tiny_corpus() -> None:
         ("great", 0, 3),
     ]
     assert df["share_a"].tolist() == [0.75, 0.5, 0.5, 0.0]
-    # late: n_a = 12 and n_b = 11 term mentions, alpha = 10 x 3 / 23 = 1.304348
-    # ln(4.304348 / 17.695652) - ln(1.304348 / 19.695652) = -1.413693 + 2.714695 = 1.301002
-    # z = 1.301002 / sqrt(1 / 4.304348 + 1 / 1.304348) = 1.301002 / 0.999495 = 1.301659
-    assert df["log_odds"].iloc[0] == pytest.approx(1.30100, abs=1e-4)
-    assert df["z"].iloc[0] == pytest.approx(1.30166, abs=1e-4)
-    # great: ln(1.304348 / 20.695652) - ln(4.304348 / 16.695652) = -2.764221 + 1.355533
-    assert df["log_odds"].iloc[-1] == pytest.approx(-1.40869, abs=1e-4)
+    # n_a = 12 and n_b = 11 term mentions, alpha_0 = 23; late: alpha = 3 + 0 = 3
+    # ln(6 / (12 + 23 - 6)) - ln(3 / (11 + 23 - 3)) = ln(6/29) - ln(3/31) = -1.575536 + 2.335375
+    # z = 0.759839 / sqrt(1/6 + 1/3) = 0.759839 / 0.707107 = 1.074576
+    assert df["log_odds"].iloc[0] == pytest.approx(0.759839, abs=1e-5)
+    assert df["z"].iloc[0] == pytest.approx(1.074576, abs=1e-5)
+    # great: alpha = 3; ln(3 / 32) - ln(6 / 28) = -2.367124 + 1.540445 = -0.826679
+    assert df["log_odds"].iloc[-1] == pytest.approx(-0.826679, abs=1e-5)
+    # broken (2, 0): ln(4/31) - ln(2/32) = 0.724896, z = 0.724896 / sqrt(1/4 + 1/2) = 0.837038
+    assert df["z"].iloc[1] == pytest.approx(0.837038, abs=1e-5)
+
+
+def test_themes_need_two_sides() -> None:
+    assert text_themes.distinguishing_terms(["late late", "late"], []).empty
+    assert text_themes.distinguishing_terms(["late"], ["late"], min_comments=1).empty
+    assert text_themes.distinguishing_terms([None, ""], ["great"], min_comments=1).empty
 
 
 def test_comment_themes_and_changes(shop: source.Source) -> None:

@@ -779,12 +779,17 @@ def latest_answers(
 
 
 def customer_value(
-    src: Source, *, as_of: date, basis: RevenueBasis = DEFAULT_REVENUE_BASIS
+    src: Source,
+    *,
+    as_of: date,
+    basis: RevenueBasis = DEFAULT_REVENUE_BASIS,
+    customers: CustomerFilter | None = None,
 ) -> Table:
     """Per customer with a counted order on or before ``as_of``: ``customer_id``, ``orders``
     (counted, every currency), ``lifetime_revenue`` (all their counted orders so far, reporting
-    currency) and ``revenue_12m`` (those in :func:`value_window`)."""
-    o = counted_orders(src)
+    currency) and ``revenue_12m`` (those in :func:`value_window`); optionally only for some
+    customers."""
+    o = _for_customers(counted_orders(src), customers)
     lo12 = utc_bounds(value_window(as_of), src.timezone)[0]
     o = o.filter(o.customer_id.notnull(), o.ordered_at < ibis.literal(_day_end(src, as_of)))
     home = o.currency == src.reporting_currency
