@@ -203,7 +203,7 @@ def churn_rates(
             }
         )
     out = pd.DataFrame(rows, columns=cols)
-    out["churn_rate"] = out["churn_rate"].astype(object)
+    out["churn_rate"] = pd.Series([r["churn_rate"] for r in rows], dtype=object)
     return out
 
 

@@ -76,6 +76,8 @@ __all__ = [
     "FREQUENCY_BUCKETS",
     "INTERVAL_METHOD",
     "TRACKING_POINTS",
+    "FALLBACK_PRIOR_SD",
+    "STEADIED",
     "historical_clv",
 ]
 
@@ -91,6 +93,9 @@ MAX_HOLDOUT_DAYS = 365
 """...but not more than a year."""
 TRACKING_POINTS = 26
 """Points on the cumulative predicted-vs-actual chart of the holdout."""
+FALLBACK_PRIOR_SD = 1.0
+"""When the data alone cannot pin a model down, refit with a normal prior of this standard
+deviation on each log parameter (see :func:`fit_bg_nbd`)."""
 
 _FD_STEP = 1e-4  # step (on log parameters) for the finite-difference Hessian and delta method
 _NEWTON_STEPS = 8
@@ -170,6 +175,7 @@ class BgNbdFit(BaseModel):
 
     ``covariance`` is the covariance of the log parameters (ln r, ln alpha, ln a, ln b) from the
     inverse Hessian of the log-likelihood, or None when the Hessian could not be inverted.
+    ``prior_sd`` is set when the fit had to be steadied with a prior (see :func:`fit_bg_nbd`).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -182,6 +188,7 @@ class BgNbdFit(BaseModel):
     customers: int
     converged: bool
     covariance: tuple[tuple[float, ...], ...] | None = None
+    prior_sd: float | None = None
 
     @property
     def log_params(self) -> Float:
@@ -395,11 +402,13 @@ def _covariance(hess: Float | None, total_weight: float) -> tuple[tuple[float, .
     return tuple(tuple(float(v) for v in row) for row in cov)
 
 
-def fit_bg_nbd(data: RepeatData) -> BgNbdFit:
+def fit_bg_nbd(data: RepeatData, *, prior_sd: float | None = None) -> BgNbdFit:
     """Fit BG/NBD by maximum likelihood (log parameters, analytic gradient, merged rows).
 
-    Raises ValueError when there are no customers; with no repeat purchases at all the fit
-    runs but its parameters mean little (callers warn).
+    ``prior_sd``: steady a fit the data cannot pin down (a handful of customers) with a normal
+    prior of this standard deviation on each log parameter, centred on r = a = b = 1 and
+    alpha = 1 / (the shop's mean purchase rate); the reported log-likelihood is the data's.
+    Raises ValueError when there are no customers.
     """
     if data.weight.size == 0:
         raise ValueError("no customers to fit")
@@ -408,7 +417,8 @@ def fit_bg_nbd(data: RepeatData) -> BgNbdFit:
     rate = _dot(w, data.x) / max(_dot(w, data.T), 1e-9)
     alpha0 = 1.0 / max(rate, 1e-6)
     theta0 = np.log(np.array([1.0, alpha0, 1.0, 1.0]))
-    theta, converged, hess = _minimise(obj, theta0)
+    fun = obj if prior_sd is None else _with_prior(obj, theta0, prior_sd, obj.total_weight)
+    theta, converged, hess = _minimise(fun, theta0)
     f, _ = obj(theta)
     r, alpha, a, b = (float(v) for v in np.exp(theta))
     return BgNbdFit(
@@ -420,7 +430,20 @@ def fit_bg_nbd(data: RepeatData) -> BgNbdFit:
         customers=data.customers,
         converged=converged,
         covariance=_covariance(hess, obj.total_weight),
+        prior_sd=prior_sd,
     )
+
+
+def _with_prior(fun: Any, centre: Float, sd: float, total: float) -> Any:
+    """``fun`` (a mean negative log-likelihood and its gradient) plus a normal prior on the
+    parameters, in the same per-customer units."""
+
+    def penalised(theta: Float) -> tuple[float, Float]:
+        f, g = fun(theta)
+        z = (theta - centre) / sd
+        return f + 0.5 * float(np.sum(z * z)) / total, g + z / sd / total
+
+    return penalised
 
 
 def _bg_parts(theta: Float, x: Float, t_x: Float, T: Float) -> tuple[Float, Float]:
@@ -529,6 +552,7 @@ class GammaGammaFit(BaseModel):
     customers: int
     converged: bool
     covariance: tuple[tuple[float, ...], ...] | None = None
+    prior_sd: float | None = None
 
     @property
     def log_params(self) -> Float:
@@ -583,11 +607,16 @@ class _GammaGammaObjective:
 
 
 def fit_gamma_gamma(
-    x: ArrayLike, mean_value: ArrayLike, weights: ArrayLike | None = None
+    x: ArrayLike,
+    mean_value: ArrayLike,
+    weights: ArrayLike | None = None,
+    *,
+    prior_sd: float | None = None,
 ) -> GammaGammaFit:
     """Fit Gamma-Gamma on customers with repeat purchases (x > 0) and their mean order value.
 
-    Rows with x = 0 or a mean value <= 0 are left out. Raises ValueError when fewer than two
+    Rows with x = 0 or a mean value <= 0 are left out. ``prior_sd`` as for :func:`fit_bg_nbd`
+    (centred on p = 1, q = 2, gamma = the mean value). Raises ValueError when fewer than two
     customers remain.
     """
     xa = np.asarray(x, dtype=np.float64)
@@ -599,17 +628,20 @@ def fit_gamma_gamma(
         raise ValueError("fewer than two customers with a repeat order and a value")
     obj = _GammaGammaObjective(xa, ma, wa)
     theta0 = np.log(np.array([1.0, 2.0, _dot(wa, ma) / float(wa.sum())]))
-    theta, converged, hess = _minimise(obj, theta0)
+    total = obj.total_weight
+    fun = obj if prior_sd is None else _with_prior(obj, theta0, prior_sd, total)
+    theta, converged, hess = _minimise(fun, theta0)
     f, _ = obj(theta)
     p, q, g = (float(v) for v in np.exp(theta))
     return GammaGammaFit(
         p=p,
         q=q,
         gamma=g,
-        log_likelihood=-f * obj.total_weight,
-        customers=int(round(float(wa.sum()))),
+        log_likelihood=-f * total,
+        customers=int(round(total)),
         converged=converged,
-        covariance=_covariance(hess, obj.total_weight),
+        covariance=_covariance(hess, total),
+        prior_sd=prior_sd,
     )
 
 
@@ -779,6 +811,12 @@ class ClvPrediction:
     interval_method: str
 
 
+STEADIED = (
+    "The history is too short to pin the model down on its own, so it was steadied with mild "
+    "default assumptions; read the predictions as a rough guide."
+)
+
+
 def _warnings(n: int, repeaters: int, fits: list[BgNbdFit | GammaGammaFit | None]) -> list[str]:
     out = []
     if n < MIN_CUSTOMERS or repeaters < MIN_REPEAT_CUSTOMERS:
@@ -787,12 +825,18 @@ def _warnings(n: int, repeaters: int, fits: list[BgNbdFit | GammaGammaFit | None
             "order: the model has little to learn from, so treat these predictions as rough "
             "and mind their wide intervals."
         )
+    if any(f is not None and f.prior_sd is not None for f in fits):
+        out.append(STEADIED)
     if any(f is not None and not f.converged for f in fits):
         out.append("The model fit did not fully settle; the predictions may be off.")
     if any(f is not None and f.covariance is None for f in fits):
         out.append("The data could not pin down every model parameter, so some intervals are "
                    "missing.")
     return out
+
+
+def _usable(fit: BgNbdFit | GammaGammaFit) -> bool:
+    return fit.converged and fit.covariance is not None
 
 
 def _fit_and_predict(
@@ -819,18 +863,23 @@ def _fit_and_predict(
         return out.reindex(columns=_PREDICTION_COLUMNS), None, None, [msg]
 
     data = merge_identical(x, t_x, T)
-    bg = fit_bg_nbd(data)
-    th = bg.log_params
     ux, ut, uT, inv = data.x, data.t_x, data.T, data.inverse
+    bg = fit_bg_nbd(data)
+    eo = _expected_orders(bg.log_params, horizon, ux, ut, uT)
+    if not _usable(bg) or not np.all(np.isfinite(eo)):
+        bg = fit_bg_nbd(data, prior_sd=FALLBACK_PRIOR_SD)
+        eo = _expected_orders(bg.log_params, horizon, ux, ut, uT)
+    th = bg.log_params
     z = _z(level)
     pa = _p_alive(th, ux, ut, uT)
-    eo = _expected_orders(th, horizon, ux, ut, uT)
     if bg.covariance is not None:
         cov = np.array(bg.covariance)
         sd_pa = _delta_sd(lambda t: _logit(_p_alive(t, ux, ut, uT)), th, cov)
         sd_eo = _delta_sd(lambda t: _log(_expected_orders(t, horizon, ux, ut, uT)), th, cov)
         lpa = _logit(pa)
-        pa_lo, pa_hi = special.expit(lpa - z * sd_pa), special.expit(lpa + z * sd_pa)
+        # customers without a repeat purchase are alive with certainty in this model
+        pa_lo = np.where(ux > 0, special.expit(lpa - z * sd_pa), pa)
+        pa_hi = np.where(ux > 0, special.expit(lpa + z * sd_pa), pa)
         eo_lo, eo_hi = eo * np.exp(-z * sd_eo), eo * np.exp(z * sd_eo)
     else:
         sd_eo = np.full(ux.size, np.nan)
@@ -840,6 +889,8 @@ def _fit_and_predict(
     notes: list[str] = []
     try:
         gg = fit_gamma_gamma(x, m)
+        if not _usable(gg):
+            gg = fit_gamma_gamma(x, m, prior_sd=FALLBACK_PRIOR_SD)
     except ValueError:
         gg = None
     if gg is not None:
@@ -850,13 +901,18 @@ def _fit_and_predict(
         else:
             sd_ev = np.full(n, np.nan)
     else:
-        known = m[np.isfinite(m) & (m > 0)]
-        fallback = float(np.mean(known)) if known.size else np.nan
-        ev = np.where(np.isfinite(m) & (m > 0), m, fallback)
-        sd_ev = np.full(n, np.nan)
+        known = np.isfinite(m) & (m > 0)
+        if known.any():
+            fallback = float(np.mean(m[known]))
+        else:  # no repeat value at all: the shop's value per purchase day
+            days = float(np.sum(x + 1))
+            fallback = float(summary["revenue_to_date"].sum()) / days if days else np.nan
+        ev = np.where(known, m, fallback)
+        sd_ev = np.zeros(n)
         notes.append(
             "Too few repeat orders with a value to model order values; each customer's own "
-            "average (or the shop's) is used instead."
+            "average (or the shop's) is used instead, and the value intervals leave its "
+            "uncertainty out."
         )
     eo_c, sd_eo_c = eo[inv], sd_eo[inv]
     value = eo_c * ev
