@@ -3,9 +3,9 @@
     python bench/feedback_bench.py [--db PATH | --size small|large]
 
 Each task checks that Relmark and the SQL give the same counts before it prints its RESULT
-line. The RFM reference spells the RFM module's definition out in SQL (rank-based 1-5 scores,
-the default groups as a CASE), so both sides do the whole job: score customers, group them,
-join the answers and count.
+line. The RFM reference spells the RFM module's definition out in SQL (1-5 scores from RANK(),
+computed over the distinct values as a careful hand would; the default groups as a CASE), so
+both sides do the whole job: score customers, group them, join the answers and count.
 """
 
 from __future__ import annotations
@@ -47,21 +47,32 @@ def _group_case() -> str:
     return f"CASE {branches} ELSE 'No group' END"
 
 
+def _score(column: str, order: str, letter: str) -> str:
+    # 1 + floor(5 x (RANK() - 1) / n), ranking the distinct values instead of every customer
+    return f"""{letter}_scores AS (
+  SELECT {column},
+         1 + (5 * (sum(c) OVER (ORDER BY {column} {order}) - c)) // (SELECT n FROM total) AS {letter}
+  FROM (SELECT {column}, count(*) AS c FROM per GROUP BY 1)
+)"""
+
+
 NPS_BY_RFM = f"""
 WITH per AS (
-  SELECT customer_id, max(ordered_at) AS last_at, count(*) AS frequency,
+  SELECT customer_id, date_diff('day', max(ordered_at)::DATE, $rfm_day) AS recency_days,
+         count(*) AS frequency,
          sum(CASE WHEN currency = $cur THEN net ELSE 0 END) AS monetary
   FROM orders
   WHERE {COUNTED} AND customer_id IS NOT NULL AND ordered_at < $cutoff
   GROUP BY 1
-), scored AS (
-  SELECT customer_id,
-         1 + (5 * (rank() OVER (ORDER BY date_diff('day', last_at::DATE, $rfm_day) DESC) - 1))
-             // count(*) OVER () AS r,
-         1 + (5 * (rank() OVER (ORDER BY frequency) - 1)) // count(*) OVER () AS f,
-         1 + (5 * (rank() OVER (ORDER BY monetary) - 1)) // count(*) OVER () AS m
-  FROM per
-), grouped AS (SELECT customer_id, {_group_case()} AS grp FROM scored)
+), total AS (SELECT count(*) AS n FROM per),
+{_score("recency_days", "DESC", "r")},
+{_score("frequency", "ASC", "f")},
+{_score("monetary", "ASC", "m")},
+grouped AS (
+  SELECT customer_id, {_group_case()} AS grp
+  FROM per JOIN r_scores USING (recency_days) JOIN f_scores USING (frequency)
+           JOIN m_scores USING (monetary)
+)
 SELECT coalesce(g.grp, '(unknown)') AS grp,
        count(*) AS responses,
        count(*) FILTER (WHERE score >= 9) AS promoters,

@@ -28,6 +28,7 @@ from relmark_core import store
 from relmark_core.errors import InputRefused
 from relmark_core.metrics.feedback import (
     CustomerFilter,
+    customer_name,
     customer_value,
     latest_answers,
 )
@@ -190,9 +191,6 @@ def followup_list(
         c, top.customer_id == c.customer_id
     )
     zero = ibis.literal(0).cast(v.lifetime_revenue.type())
-    name = ibis.coalesce(j.first_name, ibis.literal("")).concat(
-        ibis.literal(" "), ibis.coalesce(j.last_name, ibis.literal(""))
-    )
     expr = j.select(
         response_id=j.response_id,
         answered_at=j.answered_at,
@@ -200,7 +198,7 @@ def followup_list(
         comment=j.comment,
         customer_id=top.customer_id,
         email=j.email,
-        name=ibis.ifelse(name.strip() == "", ibis.null("string"), name.strip()),
+        name=customer_name(j),
         orders=j.orders.fill_null(0),
         lifetime_revenue=j.lifetime_revenue.fill_null(zero),
         revenue_12m=j.revenue_12m.fill_null(zero),

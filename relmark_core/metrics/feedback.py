@@ -77,6 +77,7 @@ __all__ = [
     "answers",
     "answer_span",
     "nps_group_of",
+    "customer_name",
     "nps_score",
     "nps_margin_of_error",
     "wilson_interval",
@@ -200,6 +201,11 @@ def answer_span(src: Source, *, kind: Kind = "nps") -> tuple[date | None, date |
     if first is None or pd.isna(first):
         return None, None
     return pd.Timestamp(first).date(), pd.Timestamp(last).date()
+
+
+def customer_name(t: Table) -> StringValue:
+    """First and last name joined by a space (NULL when neither is known)."""
+    return ibis.literal(" ").join([t.first_name, t.last_name]).strip().nullif("")
 
 
 def nps_group_of(score: Any) -> StringValue:
@@ -653,9 +659,6 @@ def comments(
     f = f.order_by([f.answered_at.desc(), f.response_id.desc()]).limit(limit, offset=offset)
     c = src.customers
     j = f.left_join(c, f.customer_id == c.customer_id)
-    name = ibis.coalesce(j.first_name, ibis.literal("")).concat(
-        ibis.literal(" "), ibis.coalesce(j.last_name, ibis.literal(""))
-    )
     expr = j.select(
         response_id=j.response_id,
         answered_at=j.answered_at,
@@ -664,7 +667,7 @@ def comments(
         nps_group=j.nps_group,
         customer_id=f.customer_id,
         email=j.email,
-        name=ibis.ifelse(name.strip() == "", ibis.null("string"), name.strip()),
+        name=customer_name(j),
         product=j["product"],
         title=j["title"],
         comment=j.comment,
