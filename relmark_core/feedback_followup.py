@@ -125,6 +125,9 @@ def mark_followup(
         store.bump_data_version(conn)
 
 
+_MARKS_TABLE_EXISTS = (
+    "SELECT count(*) FROM information_schema.tables WHERE table_name = 'feedback_followups'"
+)
 _MARK_COLUMNS = ["response_id", "status", "note", "updated_by", "updated_at"]
 _MARK_SCHEMA = ibis.schema(
     {
@@ -139,6 +142,8 @@ _MARK_SCHEMA = ibis.schema(
 
 def followup_marks(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every mark: ``response_id``, ``status``, ``note``, ``updated_by``, ``updated_at``."""
+    if not store.scalar(conn, _MARKS_TABLE_EXISTS):  # a store made before follow-ups existed
+        return pd.DataFrame([], columns=_MARK_COLUMNS)
     rows = conn.execute(
         "SELECT response_id, status, note, updated_by, updated_at FROM feedback_followups"
     ).fetchall()

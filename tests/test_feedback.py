@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from relmark_core import cli, source, store, text_themes
 from relmark_core.errors import InputRefused
 from relmark_core.feedback_followup import (
+    followup_counts,
     followup_list,
     followups_csv,
     mark_followup,
@@ -269,6 +270,15 @@ def test_comment_list_filters_and_sentence(shop: source.Source) -> None:
         fb.CommentFilter(kind="csat", group="detractor")
 
 
+def test_search_is_literal_text(conn: duckdb.DuckDBPyConnection) -> None:
+    add_feedback(conn, None, "2024-05-01", 9, comment="50% off was great", response_id="t:p1")
+    add_feedback(conn, None, "2024-05-02", 9, comment="500 points, o'k", response_id="t:p2")
+    src = source.from_duckdb(conn)
+    assert fb.comments(src, fb.CommentFilter(search="50%"))["response_id"].tolist() == ["t:p1"]
+    assert fb.comments(src, fb.CommentFilter(search="o'k"))["response_id"].tolist() == ["t:p2"]
+    assert fb.count_comments(src, fb.CommentFilter(search="_")) == 0
+
+
 def test_comment_sentiment_english_only(shop: source.Source) -> None:
     df = fb.comments(shop, fb.CommentFilter()).set_index("response_id")
     assert df.loc["t:a1", "sentiment"] > 0.5  # "Love the mugs"
@@ -400,6 +410,9 @@ def test_followup_list_and_marks_persist(tmp_path: Path) -> None:
             "t:a2"]
         assert followup_list(src, conn, as_of=JUNE_END, status="open")["response_id"].tolist() == [
             "t:d1"]
+        assert followup_list(src, conn, as_of=JUNE_END, limit=1, offset=1)["response_id"].tolist() == [
+            "t:a2"]
+        assert followup_counts(src, conn, as_of=JUNE_END) == {"open": 1, "contacted": 0, "resolved": 1}
         audit = conn.execute(
             "SELECT actor, action, detail FROM audit_log WHERE action LIKE 'feedback%' "
             "ORDER BY logged_at"
