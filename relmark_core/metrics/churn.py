@@ -147,7 +147,7 @@ def _spells(src: Source, *, churn_days: int, as_of: date, grain: Grain) -> Table
     its first day ``ps``, the period in which its silence completes ``pe`` and whether that
     happened by the as-of date ``done``."""
     d = _order_days(src, as_of)
-    new = (d.prev.isnull() | (d.gap > churn_days)).cast("int64")
+    new = (d.prev.isnull() | (d.gap > churn_days)).cast("int32")
     d = d.mutate(new=new)
     d = d.mutate(spell=d.new.cumsum(group_by=d.customer_id, order_by=d.day))
     s = d.group_by(["customer_id", "spell"]).aggregate(start=d.day.min(), last=d.day.max())
@@ -155,7 +155,7 @@ def _spells(src: Source, *, churn_days: int, as_of: date, grain: Grain) -> Table
     s = s.select(
         ps=period_number_expr(s.start, grain),
         pe=period_number_expr(end, grain),
-        done=(end <= ibis.literal(as_of)).cast("int64"),
+        done=(end <= ibis.literal(as_of)).cast("int32"),
     )
     return s.group_by(["ps", "pe", "done"]).aggregate(spells=s.count())
 

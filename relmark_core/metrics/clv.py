@@ -713,8 +713,10 @@ def purchase_summary(
     d = o.select(
         customer_id=o.customer_id,
         day=local_day(src, o.ordered_at),
-        rev=ibis.ifelse(is_home, revenue_value(o, basis), ibis.literal(0)).cast("float64"),
-        home=is_home.cast("int64"),
+        # money stays decimal until summed: exact sums are the same on every engine and in
+        # every run, whatever order the rows are added in (float sums are not)
+        rev=ibis.ifelse(is_home, revenue_value(o, basis), ibis.literal(0)),
+        home=is_home.cast("int32"),
     )
     dd = d.group_by(["customer_id", "day"]).aggregate(rev=d.rev.sum(), home=d.home.max())
     per = dd.group_by("customer_id").aggregate(
@@ -733,9 +735,9 @@ def purchase_summary(
         x=per.n - 1,
         t_x=per.last_day.delta(per.first_day, unit="day"),
         T=ibis.literal(as_of).delta(per.first_day, unit="day"),
-        repeat_rev=per.rev - per.rev_first,
+        repeat_rev=(per.rev - per.rev_first).cast("float64"),
         repeat_home=per.home_days - per.home_first,
-        revenue_to_date=per.rev,
+        revenue_to_date=per.rev.cast("float64"),
     )
     df = src.execute(per)
     if not len(df):

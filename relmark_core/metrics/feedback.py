@@ -848,8 +848,8 @@ def behaviour_by_group(
     df = src.execute(
         t.group_by("nps_group").aggregate(
             customers=t.count(),
-            buyers=(t.orders >= 1).cast("int64").sum(),
-            repeaters=(t.orders >= 2).cast("int64").sum(),
+            buyers=(t.orders >= 1).cast("int32").sum(),
+            repeaters=(t.orders >= 2).cast("int32").sum(),
             orders=t.orders.sum(),
             lifetime_revenue=t.lifetime_revenue.sum(),
             revenue_12m=t.revenue_12m.sum(),

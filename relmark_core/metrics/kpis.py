@@ -138,7 +138,7 @@ def kpis_for_ranges(
     by_customer = src.execute(
         per_customer.group_by("w").aggregate(
             customers=per_customer.count(),
-            repeaters=(per_customer.n >= 2).cast("int64").sum(),
+            repeaters=(per_customer.n >= 2).cast("int32").sum(),
         )
     )
     out = []
@@ -154,7 +154,7 @@ def kpis_for_ranges(
         partial = int(home["partial"].iloc[0]) if len(home) else 0
         others = {
             str(r.currency): CurrencyTotals(orders=int(r.orders), revenue=_dec(r.revenue))
-            for r in cur_rows.itertuples()
+            for r in cur_rows.sort_values("currency").itertuples()
             if r.currency != src.reporting_currency
         }
         out.append(

@@ -356,7 +356,7 @@ def _apply_filters(src: Source, cust: Table, q: RetentionQuery) -> Table:
 def _cells_query(src: Source, q: RetentionQuery) -> Table:
     cp, cust = _customer_periods(src, q)
     if q.view == "first_time":
-        j = cp.mutate(k=cp.pn - cp.c, is_last=(cp.pn == cp.last).cast("int64"))
+        j = cp.mutate(k=cp.pn - cp.c, is_last=(cp.pn == cp.last).cast("int32"))
         return j.group_by([j.c, j.k]).aggregate(
             active=j.count(), last_here=j.is_last.sum(), revenue=j.rev.sum()
         )
@@ -365,7 +365,7 @@ def _cells_query(src: Source, q: RetentionQuery) -> Table:
         start = start.filter(start.s >= period_number(q.cohorts_since, q.grain))
     later = cp.select(lid=cp.customer_id, lpn=cp.pn, lrev=cp.rev)
     j = start.join(later, [start.sid == later.lid, later.lpn >= start.s])
-    j = j.mutate(k=j.lpn - j.s, is_last=(j.lpn == j.slast).cast("int64"))
+    j = j.mutate(k=j.lpn - j.s, is_last=(j.lpn == j.slast).cast("int32"))
     return j.group_by(c=j.s, k=j.k).aggregate(
         active=j.count(), last_here=j.is_last.sum(), revenue=j.lrev.sum()
     )

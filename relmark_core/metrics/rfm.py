@@ -288,7 +288,7 @@ def rfm_expr(
         # a sum of DECIMAL(18,2) is DECIMAL(38,2); no customer spends 10^16, and 64-bit
         # decimals group and compare much faster than 128-bit ones
         monetary=ibis.ifelse(home, o.net, 0).sum().cast(MONEY_TYPE),
-        home_orders=home.cast("int64").sum(),
+        home_orders=home.cast("int32").sum(),
     )
     per = per.mutate(
         recency_days=ibis.literal(as_of).delta(per.last_order_at.date(), unit="day")
