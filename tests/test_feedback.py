@@ -28,7 +28,7 @@ from relmark_core.feedback_followup import (
 )
 from relmark_core.metrics import feedback as fb
 from relmark_core.periods import DateRange
-from tests.builders import add_customer, add_feedback, order
+from tests.builders import add_customer, add_feedback, order, set_reporting
 
 JUNE_END = date(2024, 6, 30)
 MARCH = DateRange(start=date(2024, 3, 1), end=date(2024, 4, 1))
@@ -132,6 +132,46 @@ def test_nps_by_week_in_a_range(shop: source.Source) -> None:
         ("2024-W12", 1, 0),
         ("2024-W13", 1, 1),
         ("all", 3, 2),
+    ]
+
+
+def test_periods_follow_the_store_time_zone(conn: duckdb.DuckDBPyConnection) -> None:
+    # In New York: 2024-03-01 03:00 UTC is 29 Feb 22:00 (EST), 2024-04-01 02:00 UTC is 31 Mar
+    # 22:00 (EDT) and 2024-11-01 03:59 UTC is 31 Oct 23:59 (EDT). In UTC months they would be
+    # March, April and November.
+    add_feedback(conn, None, "2024-03-01 03:00:00", 10)
+    add_feedback(conn, None, "2024-04-01 02:00:00", 0)
+    add_feedback(conn, None, "2024-11-01 03:59:00", 8)
+    set_reporting(conn, "USD", "America/New_York")
+    src = source.from_duckdb(conn)
+    df = fb.nps_over_time(src, grain="quarter")
+    assert _counts(df, ["period", "responses", "promoters", "detractors"]) == [
+        ("2024-Q1", 2, 1, 1),
+        ("2024-Q2", 0, 0, 0),
+        ("2024-Q3", 0, 0, 0),
+        ("2024-Q4", 1, 0, 0),
+        ("all", 3, 1, 1),
+    ]
+    monthly = fb.nps_over_time(src, grain="month", rng=DateRange(start=date(2024, 2, 1),
+                                                                  end=date(2024, 4, 1)))
+    assert _counts(monthly, ["period", "responses"]) == [("2024-02", 1), ("2024-03", 1), ("all", 2)]
+    by_month = fb.nps_over_time(src, grain="month")
+    assert _counts(by_month[by_month["responses"] > 0], ["period", "responses"]) == [
+        ("2024-02", 1), ("2024-03", 1), ("2024-10", 1), ("all", 3)]
+
+
+def test_week_periods_follow_daylight_saving(conn: duckdb.DuckDBPyConnection) -> None:
+    # New York left daylight saving on Sun 3 Nov 2024 at 06:00 UTC. 2024-11-04 04:30 UTC is
+    # then Sun 3 Nov 23:30 EST: the week of Mon 28 Oct (2024-W44). With the summer offset it
+    # would be Mon 4 Nov 00:30 (W45). 2024-11-04 05:30 UTC is Mon 00:30 EST: W45.
+    add_feedback(conn, None, "2024-11-04 04:30:00", 10)
+    add_feedback(conn, None, "2024-11-04 05:30:00", 0)
+    set_reporting(conn, "USD", "America/New_York")
+    df = fb.nps_over_time(source.from_duckdb(conn), grain="week")
+    assert _counts(df, ["period", "promoters", "detractors"]) == [
+        ("2024-W44", 1, 0),
+        ("2024-W45", 0, 1),
+        ("all", 1, 1),
     ]
 
 

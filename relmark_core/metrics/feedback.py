@@ -13,17 +13,19 @@ Counting rules
     their latest NPS answer up to the as-of date. Answers with a score outside the kind's scale
     (NPS 0-10, CSAT and reviews 1-5) are left out (imports refuse them).
 
-Periods are UTC calendar periods (like :func:`~relmark_core.metrics.kpis.revenue_over_time`);
-date ranges are local days in the store's time zone (:func:`~relmark_core.metrics.common.in_window`).
+Periods and date ranges are local to the store's time zone (:func:`local_period`,
+:func:`~relmark_core.metrics.common.in_window`), so an answer given at 23:00 on 31 March in New
+York counts in March.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal, TypeAlias
+from zoneinfo import ZoneInfo
 
 import ibis
 import pandas as pd
@@ -91,6 +93,7 @@ __all__ = [
     "comment_themes",
     "theme_changes",
     "value_window",
+    "local_period",
     "latest_answers",
     "customer_value",
     "behaviour_by_group",
@@ -155,6 +158,7 @@ _FLOAT_COLUMNS = frozenset(
 _LABEL_COLUMNS = frozenset({"group", "period", "period_start"})
 _GRAIN_UNIT = {"week": "W", "month": "M", "quarter": "Q"}
 _ONE_DAY = timedelta(days=1)
+_ONE_MINUTE = timedelta(minutes=1)
 
 CustomerFilter: TypeAlias = Sequence[str] | Table
 """Customers to keep: a list of customer ids, or an Ibis table with a ``customer_id`` column
@@ -342,6 +346,76 @@ def _nan(value: float | None) -> float:
     return math.nan if value is None else value
 
 
+def _utc_offsets(tz: str, first: datetime, end: datetime) -> tuple[int, list[tuple[datetime, int]]]:
+    """The zone's UTC offset (seconds) at ``first`` and each change before ``end``: (instant in
+    naive UTC, new offset), found day by day and then to the minute."""
+    zone = ZoneInfo(tz)
+
+    def offset(t: datetime) -> int:
+        delta = t.replace(tzinfo=UTC).astimezone(zone).utcoffset()
+        return int(delta.total_seconds()) if delta is not None else 0
+
+    current = offset(first)
+    initial = current
+    changes: list[tuple[datetime, int]] = []
+    day = first
+    while day < end:
+        nxt = day + _ONE_DAY
+        new = offset(nxt)
+        if new != current:
+            lo, hi = day, nxt  # offset(lo) == current, offset(hi) == new
+            while hi - lo > _ONE_MINUTE:
+                mid = lo + (hi - lo) // 2
+                mid = mid.replace(second=0, microsecond=0)
+                if mid <= lo:
+                    mid = lo + _ONE_MINUTE
+                if offset(mid) == current:
+                    lo = mid
+                else:
+                    hi = mid
+            changes.append((hi, new))
+            current = new
+        day = nxt
+    return initial, changes
+
+
+def local_period(
+    src: Source,
+    ts: Any,
+    grain: Grain,
+    *,
+    rng: DateRange | None = None,
+    kind: Kind = "nps",
+) -> Any:
+    """The first day of the local week/month/quarter (store time zone) holding a UTC timestamp.
+
+    In a UTC store this is a plain truncation. Elsewhere the timestamp is first moved to local
+    time by the zone's UTC offset, with daylight-saving changes taken from the time zone
+    database over ``rng`` (or over the answers' span when there is no range: one extra query).
+    """
+    unit = _GRAIN_UNIT[grain]
+    if src.timezone == "UTC":
+        return ts.truncate(unit).date()
+    if rng is None:
+        first, last = answer_span(src, kind=kind)
+        if first is None or last is None:
+            return ts.truncate(unit).date()
+        rng = DateRange(start=first, end=last + _ONE_DAY)
+    # UTC midnights a day beyond the range on each side hold every local instant in it
+    lo = datetime(rng.start.year, rng.start.month, rng.start.day) - _ONE_DAY
+    hi = datetime(rng.end.year, rng.end.month, rng.end.day) + _ONE_DAY
+    initial, changes = _utc_offsets(src.timezone, lo, hi)
+    seconds: Any = ibis.literal(initial)
+    if changes:
+        branches = []
+        previous = initial
+        for instant, new in changes:
+            branches.append((ts < ibis.literal(instant), ibis.literal(previous)))
+            previous = new
+        seconds = ibis.cases(*branches, else_=ibis.literal(previous))
+    return (ts + seconds.as_interval("s")).truncate(unit).date()
+
+
 def _finish_row(kind: ScoreKind, r: dict[str, Any]) -> dict[str, Any]:
     n = int(r["responses"])
     if kind == "nps":
@@ -418,7 +492,7 @@ def score_summary(
         f = _with_group(f, gt)
         keys["group"] = f["group"]
     if grain is not None:
-        keys["p"] = f.answered_at.truncate(_GRAIN_UNIT[grain]).date()
+        keys["p"] = local_period(src, f.answered_at, grain, rng=rng, kind=kind)
     if kind == "nps":
         metrics = {
             "responses": f.count(),
