@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import ibis
 import pandas as pd
@@ -56,10 +56,7 @@ SortColumn = Literal[
     "name", "email", "location", "first_order", "last_order", "orders", "net_spend",
     "rfm_group", "nps",
 ]
-SORT_COLUMNS: tuple[SortColumn, ...] = (
-    "name", "email", "location", "first_order", "last_order", "orders", "net_spend",
-    "rfm_group", "nps",
-)
+SORT_COLUMNS: tuple[SortColumn, ...] = get_args(SortColumn)
 DEFAULT_SORT: SortColumn = "last_order"
 DEFAULT_DESCENDING = True
 DEFAULT_LIMIT = 100
@@ -157,18 +154,6 @@ def count_customers(src: Source, *, search: str | None = None) -> int:
     return int(src.execute(_customers(src, search).count()))
 
 
-def _order_summary(src: Source) -> Table:
-    o = counted_orders(src)
-    o = o.filter(o.customer_id.notnull())
-    home = o.currency == src.reporting_currency
-    return o.group_by("customer_id").aggregate(
-        first_order=o.ordered_at.min(),
-        last_order=o.ordered_at.max(),
-        orders=o.count(),
-        net_spend=ibis.ifelse(home, o.net, 0).sum(),
-    )
-
-
 def _latest_nps(src: Source) -> Table:
     fb = src.feedback
     fb = fb.filter(fb.kind == NPS_KIND, fb.customer_id.notnull())
@@ -201,7 +186,8 @@ def customer_table(
     limit, offset
         The page: at most ``limit`` (≤ :data:`MAX_LIMIT`) rows after skipping ``offset``.
     as_of, groups
-        For the RFM group (default as-of: the day after the last counted order).
+        Orders, spend and RFM group as of this date (default: the day after the last counted
+        order, so every order counts).
 
     Returns
     -------
@@ -222,28 +208,32 @@ def customer_table(
             f"starting at {offset})."
         )
     c = _customers(src, search)
-    c = c.select(
-        "customer_id",
-        name=_name(c),
-        email=c.email,
-        location=_location(c),
-        tags=c.tags.join(", ").nullif(""),
-    )
-    j = c.left_join(_order_summary(src), "customer_id")
-    j = j.left_join(_latest_nps(src), "customer_id")
+    c = c.select("customer_id", name=_name(c), email=c.email, location=_location(c), tags=c.tags)
+    j = c.left_join(_latest_nps(src), "customer_id")
     day = default_as_of(src) if as_of is None else as_of
     if day is not None:
         r = rfm_expr(src, as_of=day, groups=groups)
-        j = j.left_join(r.select("customer_id", rfm_group=r.group), "customer_id")
+        j = j.left_join(
+            r.select(
+                "customer_id",
+                first_order=r.first_order_at,
+                last_order=r.last_order_at,
+                orders=r.frequency,
+                net_spend=r.monetary,
+                rfm_group=r.group,
+            ),
+            "customer_id",
+        )
     else:
-        j = j.mutate(rfm_group=ibis.null("string"))
+        j = j.mutate(
+            first_order=ibis.null("timestamp"),
+            last_order=ibis.null("timestamp"),
+            orders=ibis.null("int64"),
+            net_spend=ibis.null("decimal(18, 2)"),
+            rfm_group=ibis.null("string"),
+        )
     j = j.select(
-        "customer_id",
-        "name",
-        "email",
-        "location",
-        "first_order",
-        "last_order",
+        *CUSTOMER_COLUMNS[:6],
         orders=j.orders.fill_null(0),
         net_spend=j.net_spend.fill_null(0).cast("float64"),
         rfm_group=j.rfm_group,
@@ -256,6 +246,11 @@ def customer_table(
     df["orders"] = df["orders"].astype("int64")
     df["net_spend"] = df["net_spend"].astype("float64").round(2)
     df["nps"] = df["nps"].astype("Int64")
+    # tags are joined here, on the page's rows only (DuckDB's list join is slow on every row)
+    df["tags"] = [
+        ", ".join(str(t) for t in tags) if tags is not None and len(tags) else None
+        for tags in df["tags"]
+    ]
     return df[list(CUSTOMER_COLUMNS)]
 
 
@@ -320,6 +315,7 @@ def customer_profile(
     o = src.orders
     o = o.filter(o.customer_id == customer_id)
     lines = src.order_lines
+    lines = lines.inner_join(o.select("order_id"), "order_id")  # this customer's lines only
     items = lines.group_by("order_id").aggregate(items=lines.quantity.sum())
     counted = ~o.status.isin(NOT_COUNTED_STATUSES) & (o.net > 0)
     oj = o.left_join(items, "order_id")

@@ -12,7 +12,8 @@ Scores (1–5) are ``1 + floor(5 × (rank − 1) ÷ n)`` where ``rank`` is SQL `
 the lowest rank) over the ``n`` customers with counted orders, ascending by frequency (F) and
 monetary (M) and descending by recency_days (R, so the most recent get 5). Identical customers
 therefore always get identical scores, one-time buyers all get F = 1, and every SQL engine
-agrees: the scores are Ibis window expressions, never an arbitrary tie-break.
+agrees: the scores are Ibis expressions (``RANK() − 1`` counted per distinct value, see
+:func:`_score_lookup`), never an arbitrary tie-break.
 
 Groups are data (:class:`RfmGroup`): score ranges, a name, a description and a suggested action.
 The first group (in order) whose ranges hold a customer's scores is that customer's group.
@@ -273,7 +274,8 @@ def rfm_expr(
 ) -> Table:
     """The RFM values, scores and group of every customer as an Ibis expression.
 
-    Columns: ``customer_id``, ``last_order_at`` (timestamp, UTC), ``recency_days``,
+    Columns: ``customer_id``, ``first_order_at``, ``last_order_at`` (timestamps, UTC),
+    ``recency_days``,
     ``frequency``, ``monetary`` (decimal), ``home_orders`` (counted orders in the reporting
     currency, for AOV), ``r``, ``f``, ``m``, ``group`` (NULL when no group matches).
     Compose it (filter, join, aggregate) to build other reads on RFM.
@@ -283,6 +285,7 @@ def rfm_expr(
     o = o.filter(o.customer_id.notnull(), o.ordered_at < ibis.literal(cutoff))
     home = o.currency == src.reporting_currency
     per = o.group_by("customer_id").aggregate(
+        first_order_at=o.ordered_at.min(),
         last_order_at=o.ordered_at.max(),
         frequency=o.count(),
         # a sum of DECIMAL(18,2) is DECIMAL(38,2); no customer spends 10^16, and 64-bit
@@ -305,6 +308,7 @@ def rfm_expr(
     scored = scored.mutate(group=_group_case(scored, groups))
     return scored.select(
         "customer_id",
+        "first_order_at",
         "last_order_at",
         "recency_days",
         "frequency",
