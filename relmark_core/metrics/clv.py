@@ -99,7 +99,9 @@ deviation on each log parameter (see :func:`fit_bg_nbd`)."""
 
 _FD_STEP = 1e-4  # step (on log parameters) for the finite-difference Hessian and delta method
 _NEWTON_STEPS = 8
-_GTOL = 1e-9
+_GTOL = 1e-9  # Newton polishing stops below this gradient (mean log-likelihood per customer)
+_BFGS_GTOL = 1e-8
+_BOUND = 20.0  # log parameters beyond +-20 mean the fit wandered off
 
 Float = NDArray[np.float64]
 
@@ -347,47 +349,55 @@ def _hessian(fun: Any, theta: Float) -> Float:
     return (h + h.T) / 2
 
 
-def _minimise(fun: Any, theta0: Float) -> tuple[Float, bool, Float | None]:
-    """L-BFGS-B with the analytic gradient, then a few Newton steps to polish the optimum.
+def _posdef(h: Float) -> bool:
+    try:
+        np.linalg.cholesky(h)
+    except np.linalg.LinAlgError:
+        return False
+    return bool(np.all(np.isfinite(h)))
 
-    Returns the log parameters, whether the gradient vanished, and the Hessian of the mean
-    negative log-likelihood there (None when not positive definite).
+
+def _minimise(fun: Any, theta0: Float) -> tuple[Float, bool, Float | None]:
+    """BFGS with the analytic gradient, then Newton steps (finite-difference Hessian of the
+    analytic gradient) to polish the optimum.
+
+    BFGS rather than L-BFGS-B: for a handful of parameters its dense updates are tiny numpy
+    operations, while L-BFGS-B's calls into a multi-threaded BLAS cost milliseconds each on a
+    busy machine. If BFGS wanders off (non-finite values, parameters beyond e^20), bounded
+    L-BFGS-B takes over. Returns the log parameters, whether the gradient vanished, and the
+    Hessian of the mean negative log-likelihood there (None when not positive definite).
     """
     res = optimize.minimize(
-        fun,
-        theta0,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(-20.0, 20.0)] * theta0.size,
-        options={"maxiter": 2000, "gtol": _GTOL, "ftol": 1e-15},
+        fun, theta0, jac=True, method="BFGS", options={"gtol": _BFGS_GTOL, "maxiter": 2000}
     )
     theta = np.asarray(res.x, dtype=np.float64)
-    hess: Float | None = None
-    for _ in range(_NEWTON_STEPS):
+    f, g = fun(theta)
+    if not (np.all(np.isfinite(theta)) and np.isfinite(f) and np.max(np.abs(theta)) < _BOUND):
+        res = optimize.minimize(
+            fun, theta0, jac=True, method="L-BFGS-B", bounds=[(-_BOUND, _BOUND)] * theta0.size,
+            options={"maxiter": 2000, "gtol": _BFGS_GTOL, "ftol": 1e-15},
+        )
+        theta = np.asarray(res.x, dtype=np.float64)
         f, g = fun(theta)
-        h = _hessian(fun, theta)
-        try:
-            np.linalg.cholesky(h)
-        except np.linalg.LinAlgError:
-            hess = None
-            break
-        hess = h
-        if np.max(np.abs(g)) < _GTOL:
+    h = _hessian(fun, theta)
+    for _ in range(_NEWTON_STEPS):
+        if np.max(np.abs(g)) < _GTOL or not _posdef(h):
             break
         step = np.linalg.solve(h, g)
         # only accept a step that does not make things worse
         for _halving in range(20):
             cand = theta - step
-            fc, _ = fun(cand)
+            fc, gc = fun(cand)
             if np.isfinite(fc) and fc <= f:
-                theta = cand
+                theta, f, g = cand, fc, gc
                 break
             step = step / 2
         else:
             break
-    _, g = fun(theta)
+        if np.max(np.abs(g)) >= _GTOL:
+            h = _hessian(fun, theta)
     converged = bool(np.max(np.abs(g)) < 1e-6)
-    return theta, converged, hess
+    return theta, converged, (h if _posdef(h) else None)
 
 
 def _covariance(hess: Float | None, total_weight: float) -> tuple[tuple[float, ...], ...] | None:

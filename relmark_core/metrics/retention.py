@@ -299,9 +299,11 @@ class RetentionQuery(BaseModel):
 # --- building blocks ----------------------------------------------------------------------------
 
 
-def _customer_periods(src: Source, q: RetentionQuery) -> tuple[Table, Table]:
-    """(per customer and period: counted orders and home revenue; per customer: first and last
-    period ``c`` and ``last``), filtered to the query's customers."""
+def _customer_periods(
+    src: Source, q: RetentionQuery, *, with_orders: bool = False
+) -> tuple[Table, Table]:
+    """(per customer and period: home revenue, and the number of counted orders if asked; per
+    customer: first and last period ``c`` and ``last``), filtered to the query's customers."""
     o = counted_customer_orders(src, as_of=q.as_of)
     home = ibis.ifelse(
         o.currency == src.reporting_currency, revenue_value(o, q.basis), ibis.literal(0)
@@ -311,7 +313,8 @@ def _customer_periods(src: Source, q: RetentionQuery) -> tuple[Table, Table]:
         pn=period_number_expr(local_time(src, o.ordered_at), q.grain),
         rev=home,
     )
-    cp = t.group_by(["customer_id", "pn"]).aggregate(orders=t.count(), rev=t.rev.sum())
+    counts = {"orders": t.count()} if with_orders else {}
+    cp = t.group_by(["customer_id", "pn"]).aggregate(rev=t.rev.sum(), **counts)
     cust = cp.group_by("customer_id").aggregate(c=cp.pn.min(), last=cp.pn.max())
     cust = _apply_filters(src, cust, q)
     if q.cohorts_since is not None and q.view == "first_time":
@@ -600,7 +603,7 @@ def cohort_customers(
     start = cohort if isinstance(cohort, date) else parse_period_label(cohort, q.grain)
     c = period_number(start, q.grain)
     target = c + period
-    cp, cust = _customer_periods(src, q)
+    cp, cust = _customer_periods(src, q, with_orders=True)
     if q.view == "first_time":
         members = cust.filter(cust.c == c)
     else:
