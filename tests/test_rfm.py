@@ -174,6 +174,24 @@ def test_grid(shop: source.Source) -> None:
     assert sum(with_m.values()) == 9  # c09, c11, c12 have M1
 
 
+def test_unused_scores_warning(shop: source.Source) -> None:
+    assert rfm.unused_scores_warning(rfm.rfm_grid(shop, as_of=AS_OF)) is None
+    # another store: three one-time buyers (F rank 1 → F1) and two with two orders (rank 4 of
+    # 5 → 1 + floor(5 × 3 / 5) = F4); last orders on five different days give R 1–5.
+    with store.open_db(":memory:") as other:
+        for i, n in enumerate([1, 1, 1, 2, 2], start=1):
+            add_customer(other, f"x{i}", orders=[order(f"2024-01-0{i}", 10)] * n)
+        grid = rfm.rfm_grid(source.from_duckdb(other), as_of=date(2024, 2, 1))
+        assert rfm.unused_scores_warning(grid) == (
+            "No customer has F 2, F 3 or F 5. Customers tied on a value share a score (the lowest "
+            "of their places), so when many are tied, most often one-time buyers, the scores "
+            "their places span are skipped. Groups that rely only on those scores stay empty: "
+            "widen them to neighbouring scores."
+        )
+        empty = rfm.rfm_grid(source.from_duckdb(other), as_of=date(2023, 1, 1))
+        assert rfm.unused_scores_warning(empty) is None
+
+
 def test_group_summary(shop: source.Source) -> None:
     s = rfm.rfm_group_summary(shop, as_of=AS_OF).set_index("group")
     assert list(s.index) == [g.name for g in DEFAULT_GROUPS]

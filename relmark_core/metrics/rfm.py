@@ -70,6 +70,7 @@ __all__ = [
     "rfm_group_summary",
     "rfm_check_groups",
     "unmatched_warning",
+    "unused_scores_warning",
     "groups_from_records",
     "groups_to_frame",
     "load_groups",
@@ -604,6 +605,26 @@ def unmatched_warning(summary: pd.DataFrame) -> str | None:
     return (
         f"{who} no group ({share:.1%} of customers with orders). Widen a group, or add a last "
         "group with any R, F and M to catch them."
+    )
+
+
+def unused_scores_warning(grid: pd.DataFrame) -> str | None:
+    """A sentence naming R and F scores no customer has, from :func:`rfm_grid`'s table (None
+    when every score is used or there are no customers)."""
+    if int(grid["customers"].sum()) == 0:
+        return None
+    unused: list[str] = []
+    for letter in ("R", "F"):
+        per_score = grid.groupby(letter.lower())["customers"].sum()
+        unused += [f"{letter} {s}" for s in SCORES if int(per_score.get(s, 0)) == 0]
+    if not unused:
+        return None
+    listed = unused[0] if len(unused) == 1 else ", ".join(unused[:-1]) + " or " + unused[-1]
+    return (
+        f"No customer has {listed}. Customers tied on a value share a score (the lowest of "
+        "their places), so when many are tied, most often one-time buyers, the scores their "
+        "places span are skipped. Groups that rely only on those scores stay empty: widen them "
+        "to neighbouring scores."
     )
 
 
