@@ -59,6 +59,7 @@ __all__ = [
     "MAX_HOLDOUT_DAYS",
     "RepeatData",
     "merge_identical",
+    "ModelFit",
     "BgNbdFit",
     "GammaGammaFit",
     "fit_bg_nbd",
@@ -172,25 +173,31 @@ def merge_identical(x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> RepeatData:
 # --- BG/NBD -------------------------------------------------------------------------------------
 
 
-class BgNbdFit(BaseModel):
-    """Fitted BG/NBD parameters (time unit: whatever t_x and T were given in; days here).
+class ModelFit(BaseModel):
+    """What every fitted model reports besides its parameters.
 
-    ``covariance`` is the covariance of the log parameters (ln r, ln alpha, ln a, ln b) from the
-    inverse Hessian of the log-likelihood, or None when the Hessian could not be inverted.
-    ``prior_sd`` is set when the fit had to be steadied with a prior (see :func:`fit_bg_nbd`).
+    ``covariance``: of the log parameters, from the inverse Hessian of the log-likelihood, or
+    None when the Hessian could not be inverted. ``prior_sd``: set when the fit had to be
+    steadied with a prior (see :func:`fit_bg_nbd`).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    r: float
-    alpha: float
-    a: float
-    b: float
     log_likelihood: float
     customers: int
     converged: bool
     covariance: tuple[tuple[float, ...], ...] | None = None
     prior_sd: float | None = None
+
+
+class BgNbdFit(ModelFit):
+    """Fitted BG/NBD parameters (time unit: whatever t_x and T were given in; days here);
+    ``covariance`` is on (ln r, ln alpha, ln a, ln b)."""
+
+    r: float
+    alpha: float
+    a: float
+    b: float
 
     @property
     def log_params(self) -> Float:
@@ -550,19 +557,12 @@ def simulate_bg_nbd(
 # --- Gamma-Gamma --------------------------------------------------------------------------------
 
 
-class GammaGammaFit(BaseModel):
+class GammaGammaFit(ModelFit):
     """Fitted Gamma-Gamma spend parameters; ``covariance`` is on (ln p, ln q, ln gamma)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     p: float
     q: float
     gamma: float
-    log_likelihood: float
-    customers: int
-    converged: bool
-    covariance: tuple[tuple[float, ...], ...] | None = None
-    prior_sd: float | None = None
 
     @property
     def log_params(self) -> Float:
@@ -829,7 +829,7 @@ STEADIED = (
 )
 
 
-def _warnings(n: int, repeaters: int, fits: list[BgNbdFit | GammaGammaFit | None]) -> list[str]:
+def _warnings(n: int, repeaters: int, fits: list[ModelFit | None]) -> list[str]:
     out = []
     if n < MIN_CUSTOMERS or repeaters < MIN_REPEAT_CUSTOMERS:
         out.append(
@@ -847,7 +847,7 @@ def _warnings(n: int, repeaters: int, fits: list[BgNbdFit | GammaGammaFit | None
     return out
 
 
-def _usable(fit: BgNbdFit | GammaGammaFit) -> bool:
+def _usable(fit: ModelFit) -> bool:
     return fit.converged and fit.covariance is not None
 
 
