@@ -9,6 +9,7 @@ between two clicks; both sides wait a bounded time when the other one holds the 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Iterator
@@ -178,6 +179,29 @@ CREATE TABLE IF NOT EXISTS feedback_followups (
     updated_by VARCHAR NOT NULL,
     updated_at TIMESTAMP NOT NULL
 );
+CREATE TABLE IF NOT EXISTS import_mappings (  -- column mappings remembered per file header
+    header_key VARCHAR PRIMARY KEY,
+    kind VARCHAR NOT NULL,
+    fields VARCHAR NOT NULL,              -- JSON: Relmark field -> column name
+    header VARCHAR NOT NULL,              -- JSON list of the header's column names
+    saved_by VARCHAR NOT NULL,
+    saved_at TIMESTAMP NOT NULL
+);
+-- Undo of imports: the versions of rows an import replaced (changed_by = that import) and the
+-- identity keys it added. Rows it created carry its import_id in their own table.
+CREATE TABLE IF NOT EXISTS import_prev_customers AS
+    SELECT CAST(NULL AS BIGINT) AS changed_by, * FROM customers LIMIT 0;
+CREATE TABLE IF NOT EXISTS import_prev_orders AS
+    SELECT CAST(NULL AS BIGINT) AS changed_by, * FROM orders LIMIT 0;
+CREATE TABLE IF NOT EXISTS import_prev_order_lines AS
+    SELECT CAST(NULL AS BIGINT) AS changed_by, * FROM order_lines LIMIT 0;
+CREATE TABLE IF NOT EXISTS import_prev_feedback AS
+    SELECT CAST(NULL AS BIGINT) AS changed_by, * FROM feedback LIMIT 0;
+CREATE TABLE IF NOT EXISTS import_added_keys (
+    import_id BIGINT NOT NULL,
+    key_type VARCHAR NOT NULL,
+    key_value VARCHAR NOT NULL
+);
 CREATE TABLE IF NOT EXISTS audit_log (
     logged_at TIMESTAMP NOT NULL,
     actor VARCHAR NOT NULL,
@@ -185,6 +209,9 @@ CREATE TABLE IF NOT EXISTS audit_log (
     detail VARCHAR
 );
 """
+
+
+_SCHEMA_HASH = hashlib.sha256(SCHEMA.encode()).hexdigest()[:16]
 
 
 def utc_now() -> datetime:
@@ -268,13 +295,16 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
                 f"This database was made by a newer Relmark (schema {row}; this one knows "
                 f"{SCHEMA_VERSION}). Upgrade Relmark to open it; the file was not changed."
             )
-        if row is not None and int(row) == SCHEMA_VERSION:
+        if row is not None and int(row) == SCHEMA_VERSION and get_meta(conn, "schema_hash") == _SCHEMA_HASH:
             return
+    # New database, or tables added within this schema version: CREATE ... IF NOT EXISTS is
+    # additive and leaves existing data alone.
     with transaction(conn):
         conn.execute(SCHEMA)
         conn.execute(
             "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
         )
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_hash', ?)", [_SCHEMA_HASH])
         conn.execute("INSERT OR IGNORE INTO meta VALUES ('data_version', '0')")
 
 
