@@ -112,6 +112,20 @@ def test_nps_per_month_counts_every_answer(shop: source.Source) -> None:
     assert df["period_start"].iloc[-1] is None
 
 
+def test_nps_change_against_the_previous_range(shop: source.Source) -> None:
+    # Mar-Apr (61 days) against 2023-12-31 .. 2024-02-29 (January's answers)
+    ch = fb.nps_change(shop, rng=DateRange(start=date(2024, 3, 1), end=date(2024, 5, 1)))
+    # now: a 3, b 8, d 0, c 10 -> (1 - 2) / 4 = -25; before: 25 (see the monthly test)
+    assert (ch.responses, ch.nps, ch.previous_responses, ch.previous_nps, ch.change) == (
+        4, -25.0, 4, 25.0, -50.0)
+    # both margins: p + d - (p - d)² = 0.75 - 0.0625 -> 1.96 x sqrt(0.6875 / 4) x 100 = 81.257;
+    # the change's margin is sqrt(2) x 81.257 = 114.915: -50 is within the noise
+    assert ch.margin_of_change == pytest.approx(114.915, abs=1e-3)
+    assert not ch.is_real
+    empty = fb.nps_change(shop, rng=DateRange(start=date(2024, 2, 1), end=date(2024, 3, 1)))
+    assert (empty.responses, empty.nps, empty.change, empty.is_real) == (0, None, None, False)
+
+
 def test_nps_group_boundaries(conn: duckdb.DuckDBPyConnection) -> None:
     for s in (0, 6, 7, 8, 9, 10):
         add_feedback(conn, None, "2024-05-05", s)

@@ -115,6 +115,14 @@ _ALL += [
         "to the mean of +1/0/−1 scores). Moves smaller than this may be noise.",
     ),
     Definition(
+        key="nps_change",
+        label="NPS change",
+        unit="score",
+        help="NPS of the period minus NPS of the same number of days just before. It counts as "
+        "a real move only when it is larger than its 95% margin, √(margin² + previous "
+        "margin²); smaller moves may be noise.",
+    ),
+    Definition(
         key="csat",
         label="CSAT",
         unit="share",

@@ -86,6 +86,8 @@ __all__ = [
     "score_summary",
     "nps_over_time",
     "csat_over_time",
+    "NpsChange",
+    "nps_change",
     "breakdown_groups",
     "review_summary",
     "CommentFilter",
@@ -573,6 +575,64 @@ def csat_over_time(
     """CSAT per period plus the ``all`` row; see :func:`score_summary` (columns
     :data:`CSAT_COLUMNS`)."""
     return score_summary(src, kind="csat", grain=grain, rng=rng, customers=customers)
+
+
+class NpsChange(BaseModel):
+    """NPS of a range and of the range before it, and whether the move is more than noise."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    responses: int
+    nps: float | None
+    margin_of_error: float | None
+    previous_responses: int
+    previous_nps: float | None
+    previous_margin_of_error: float | None
+    change: float | None
+    """nps - previous_nps, in NPS points (None when either side has no answers)."""
+    margin_of_change: float | None
+    """95% margin of the change: sqrt(margin² + previous margin²) (independent samples)."""
+
+    @property
+    def is_real(self) -> bool:
+        """True when the change is larger than its margin of error."""
+        return (
+            self.change is not None
+            and self.margin_of_change is not None
+            and abs(self.change) > self.margin_of_change
+        )
+
+
+def nps_change(
+    src: Source,
+    *,
+    rng: DateRange,
+    customers: CustomerFilter | None = None,
+) -> NpsChange:
+    """NPS of ``rng`` against ``rng.previous()`` (the same number of days just before)."""
+
+    def one(r: DateRange) -> tuple[int, float | None, float | None]:
+        row = score_summary(src, kind="nps", grain=None, rng=r, customers=customers).iloc[-1]
+        n = int(row["responses"])
+        return (
+            n,
+            None if n == 0 else float(row["nps"]),
+            None if n == 0 else float(row["margin_of_error"]),
+        )
+
+    n, nps, moe = one(rng)
+    pn, pnps, pmoe = one(rng.previous())
+    both = nps is not None and pnps is not None and moe is not None and pmoe is not None
+    return NpsChange(
+        responses=n,
+        nps=nps,
+        margin_of_error=moe,
+        previous_responses=pn,
+        previous_nps=pnps,
+        previous_margin_of_error=pmoe,
+        change=nps - pnps if both else None,  # type: ignore[operator]
+        margin_of_change=math.sqrt(moe**2 + pmoe**2) if both else None,  # type: ignore[operator]
+    )
 
 
 # --- reviews ----------------------------------------------------------------------------------
