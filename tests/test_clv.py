@@ -158,6 +158,7 @@ def test_purchase_summary_literal(conn: duckdb.DuckDBPyConnection) -> None:
     s = purchase_summary(source.from_duckdb(conn), as_of=date(2024, 1, 31))
     assert list(s.columns) == ["customer_id", "first_day", "last_day", "x", "t_x", "T",
                                "mean_value", "revenue_to_date"]
+    s["first_day"], s["last_day"] = s["first_day"].dt.date, s["last_day"].dt.date
     rows = [[None if isinstance(v, float) and math.isnan(v) else v for v in r]
             for r in s.itertuples(index=False)]
     assert rows == [
@@ -258,6 +259,9 @@ def test_holdout_validation_on_a_synthetic_shop(conn: duckdb.DuckDBPyConnection)
     assert t["predicted"].iloc[-1] == pytest.approx(h.total_predicted)
     assert t["predicted"].is_monotonic_increasing and t["actual"].is_monotonic_increasing
     assert h.warning is not None and "400 customers" in h.warning
+    # default holdout: the last third of the span since the first order
+    default = holdout_validation(source.from_duckdb(conn), as_of=as_of)
+    assert default.holdout_days == (539 - int(days["day"].min())) // 3
 
 
 def test_predictions_have_intervals_around_them(conn: duckdb.DuckDBPyConnection) -> None:

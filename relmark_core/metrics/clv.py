@@ -713,7 +713,8 @@ def purchase_summary(
 ) -> pd.DataFrame:
     """Per customer with a counted order on or before ``as_of``: the model's inputs.
 
-    Columns: ``customer_id``, ``first_day``, ``last_day``, ``x`` (repeat purchase days),
+    Columns: ``customer_id``, ``first_day``, ``last_day`` (datetime64, midnight of the local
+    day), ``x`` (repeat purchase days),
     ``t_x`` and ``T`` (days), ``mean_value`` (mean reporting-currency net revenue of the repeat
     purchase days that had some; NaN when none), ``revenue_to_date`` (reporting currency).
     Orders in other currencies count as purchases but add no value.
@@ -749,24 +750,27 @@ def purchase_summary(
         repeat_home=per.home_days - per.home_first,
         revenue_to_date=per.rev.cast("float64"),
     )
-    df = src.execute(per)
-    if not len(df):
+    # Arrow straight to numpy: a million customers' rows skip the generic pandas conversion
+    tbl = src.backend.to_pyarrow(per.order_by("customer_id"))
+    if not tbl.num_rows:
         return pd.DataFrame(columns=_SUMMARY_COLUMNS)
-    df = df.sort_values("customer_id").reset_index(drop=True)
-    rep_home = df["repeat_home"].astype("float64").to_numpy()
-    rep_rev = df["repeat_rev"].astype("float64").to_numpy()
+
+    def col(name: str) -> Float:
+        return np.asarray(tbl.column(name).to_numpy(), dtype=np.float64)
+
+    rep_home, rep_rev = col("repeat_home"), col("repeat_rev")
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(rep_home > 0, rep_rev / np.where(rep_home > 0, rep_home, 1), np.nan)
     return pd.DataFrame(
         {
-            "customer_id": df["customer_id"],
-            "first_day": [pd.Timestamp(v).date() for v in df["first_day"]],
-            "last_day": [pd.Timestamp(v).date() for v in df["last_day"]],
-            "x": df["x"].astype("int64"),
-            "t_x": df["t_x"].astype("int64"),
-            "T": df["T"].astype("int64"),
+            "customer_id": tbl.column("customer_id").to_pandas(),
+            "first_day": tbl.column("first_day").to_pandas(date_as_object=False),
+            "last_day": tbl.column("last_day").to_pandas(date_as_object=False),
+            "x": col("x").astype(np.int64),
+            "t_x": col("t_x").astype(np.int64),
+            "T": col("T").astype(np.int64),
             "mean_value": mean,
-            "revenue_to_date": df["revenue_to_date"].astype("float64").round(2),
+            "revenue_to_date": np.round(col("revenue_to_date"), 2),
         }
     )
 
@@ -1020,13 +1024,17 @@ def holdout_validation(
     The default holdout is :data:`HOLDOUT_SHARE` of the data span, at most
     :data:`MAX_HOLDOUT_DAYS`.
     """
-    everything = purchase_summary(src, as_of=as_of, basis=basis)
     warns: list[str] = []
     if holdout_days is None:
-        span = (as_of - min(everything["first_day"])).days if len(everything) else 0
+        first = _first_order_day(src, as_of=as_of)
+        span = (as_of - first).days if first is not None else 0
         holdout_days = min(MAX_HOLDOUT_DAYS, int(span * HOLDOUT_SHARE))
     cal_end = as_of - timedelta(days=max(holdout_days, 0))
-    cal = purchase_summary(src, as_of=cal_end, basis=basis) if holdout_days > 0 else everything[:0]
+    cal = (
+        purchase_summary(src, as_of=cal_end, basis=basis)
+        if holdout_days > 0
+        else pd.DataFrame(columns=_SUMMARY_COLUMNS)
+    )
     if holdout_days < 1 or not len(cal):
         warns.append(
             "There is not enough history before the holdout period to check the model: it "
@@ -1044,9 +1052,8 @@ def holdout_validation(
     frame, bg, _, fit_warns = _fit_and_predict(cal, horizon=float(holdout_days),
                                                level=INTERVAL_LEVEL)
     warns += fit_warns
-    # actual repeat purchase days in the holdout, per customer and per day
-    hold = _holdout_days(src, cal_end=cal_end, as_of=as_of)
-    per_customer = hold.groupby("customer_id")["day"].nunique()
+    # actual repeat purchase days in the holdout: per customer, and per day after cal_end
+    per_customer, per_day = _holdout_counts(src, cal_end=cal_end, as_of=as_of)
     actual = cal["customer_id"].map(per_customer).fillna(0).astype("int64").to_numpy()
     predicted = frame["expected_orders"].to_numpy(dtype=np.float64)
     customers = pd.DataFrame(
@@ -1065,7 +1072,7 @@ def holdout_validation(
         [f"{int(b)}+" if b == FREQUENCY_BUCKETS else str(int(b)) for b in by_freq["b"]],
     )
     by_freq = by_freq.drop(columns="b")
-    tracking = _tracking(cal, bg, hold, cal_end=cal_end, holdout_days=holdout_days)
+    tracking = _tracking(cal, bg, per_day, cal_end=cal_end, holdout_days=holdout_days)
     total_pred = float(np.nansum(predicted))
     total_act = int(actual.sum())
     has_pred = bool(np.isfinite(predicted).any())
@@ -1085,18 +1092,31 @@ def holdout_validation(
     )
 
 
-def _holdout_days(src: Source, *, cal_end: date, as_of: date) -> pd.DataFrame:
-    """(customer_id, day) of counted orders after ``cal_end`` up to ``as_of``, distinct."""
+def _first_order_day(src: Source, *, as_of: date) -> date | None:
+    o = counted_customer_orders(src, as_of=as_of)
+    df = src.execute(o.aggregate(first=local_day(src, o.ordered_at).min()))
+    first = df["first"].iloc[0]
+    return None if first is None or pd.isna(first) else pd.Timestamp(first).date()
+
+
+def _holdout_counts(src: Source, *, cal_end: date, as_of: date) -> tuple[pd.Series, pd.Series]:
+    """Order days after ``cal_end`` up to ``as_of`` of the customers who had ordered by
+    ``cal_end``: per customer, and per day (indexed by days since ``cal_end``)."""
     o = counted_customer_orders(src, as_of=as_of)
     d = o.select(customer_id=o.customer_id, day=local_day(src, o.ordered_at)).distinct()
-    d = d.filter(d.day > ibis.literal(cal_end))
-    df = src.execute(d)
-    df["day"] = [pd.Timestamp(v).date() for v in df["day"]]
-    return df
+    known = d.filter(d.day <= ibis.literal(cal_end)).select("customer_id").distinct()
+    h = d.filter(d.day > ibis.literal(cal_end)).semi_join(known, "customer_id")
+    h = h.mutate(offset=h.day.delta(ibis.literal(cal_end), unit="day"))
+    by_customer = src.execute(h.group_by("customer_id").aggregate(n=h.count()))
+    by_day = src.execute(h.group_by("offset").aggregate(n=h.count()).order_by("offset"))
+    return (
+        by_customer.set_index("customer_id")["n"].astype("int64"),
+        by_day.set_index("offset")["n"].astype("int64"),
+    )
 
 
 def _tracking(
-    cal: pd.DataFrame, bg: BgNbdFit | None, hold: pd.DataFrame, *, cal_end: date,
+    cal: pd.DataFrame, bg: BgNbdFit | None, per_day: pd.Series, *, cal_end: date,
     holdout_days: int,
 ) -> pd.DataFrame:
     cols = ["day", "days", "predicted", "actual"]
@@ -1105,18 +1125,18 @@ def _tracking(
     steps = sorted({max(1, round(holdout_days * i / TRACKING_POINTS))
                     for i in range(1, TRACKING_POINTS + 1)})
     data = merge_identical(cal["x"], cal["t_x"], cal["T"])
-    known = set(cal["customer_id"])
-    h = hold[hold["customer_id"].isin(known)]
-    offsets = np.sort(np.array([(d - cal_end).days for d in h["day"]], dtype=np.int64))
+    offsets = per_day.index.to_numpy(dtype=np.int64)
+    cumulative = np.cumsum(per_day.to_numpy(dtype=np.int64))
     rows = []
     for t in steps:
         eo = _expected_orders(bg.log_params, float(t), data.x, data.t_x, data.T)
+        upto = int(np.searchsorted(offsets, t, side="right"))
         rows.append(
             {
                 "day": cal_end + timedelta(days=t),
                 "days": t,
                 "predicted": _dot(data.weight, eo),
-                "actual": int(np.searchsorted(offsets, t, side="right")),
+                "actual": int(cumulative[upto - 1]) if upto else 0,
             }
         )
     return pd.DataFrame(rows, columns=cols)
