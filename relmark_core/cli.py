@@ -14,7 +14,9 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from relmark_core import errors, source, store
+import duckdb
+
+from relmark_core import errors, source, store, warehouse
 from relmark_core.periods import parse_date
 from relmark_core.reports import FORMATS, REPORTS, render
 
@@ -35,7 +37,21 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m relmark_core", description="Relmark from the command line.")
     p.add_argument("--db", help="database file (default: $RELMARK_DB or data/relmark.duckdb)")
+    p.add_argument(
+        "--source",
+        help="analytics source URL that reports read, e.g. postgresql://user:pw@host/db "
+        f"(default: ${warehouse.SOURCE_ENV}, which keeps the password out of the process list; "
+        "none: the local database)",
+    )
+    p.add_argument(
+        "--source-mapping",
+        help="TOML or JSON file naming the source's tables and columns "
+        f"(default: ${warehouse.MAPPING_ENV}; none: Relmark's own names)",
+    )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser(
+        "source-check", help="connect to the analytics source and say which tables it holds"
+    )
 
     d = sub.add_parser("demo", help="replace the data with the generated demo shop")
     d.add_argument("--customers", type=int, default=None, help="number of customers (default 5000)")
@@ -53,7 +69,48 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _source_url(args: argparse.Namespace) -> str | None:
+    return args.source or warehouse.configured_url()
+
+
+def _mapping(args: argparse.Namespace) -> warehouse.SourceMapping:
+    if args.source_mapping:
+        return warehouse.load_mapping(args.source_mapping)
+    return warehouse.configured_mapping()
+
+
+def _source_check(args: argparse.Namespace) -> int:
+    url = _source_url(args)
+    if not url:
+        raise errors.InputRefused(
+            f"No analytics source: give --source URL or set {warehouse.SOURCE_ENV}."
+        )
+    report = warehouse.test_connection(url, mapping=_mapping(args))
+    print("\n".join(report.sentences()))
+    return errors.EXIT_OK if report.ok else errors.EXIT_REFUSED
+
+
+def _report(args: argparse.Namespace, conn: duckdb.DuckDBPyConnection) -> int:
+    rep = REPORTS[args.report]
+    url = _source_url(args)
+    if not url:
+        src: source.Source = source.from_duckdb(conn)
+        out = render(rep.run(src, args), args.format)
+    else:
+        wsrc = warehouse.connect(url, mapping=_mapping(args), state=conn)
+        try:
+            out = render(rep.run(wsrc, args), args.format)
+        except Exception as exc:
+            if warehouse.is_source_error(exc):
+                raise warehouse.explain(exc, label=wsrc.label) from exc
+            raise
+    sys.stdout.write(out if out.endswith("\n") or not out else out + "\n")
+    return errors.EXIT_OK
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "source-check":
+        return _source_check(args)
     with store.open_db(args.db) as conn:
         if args.command == "demo":
             from relmark_core import demo
@@ -71,10 +128,7 @@ def _run(args: argparse.Namespace) -> int:
             print(summary.model_dump_json())
             return errors.EXIT_OK
         if args.command == "report":
-            rep = REPORTS[args.report]
-            out = render(rep.run(source.from_duckdb(conn), args), args.format)
-            sys.stdout.write(out if out.endswith("\n") or not out else out + "\n")
-            return errors.EXIT_OK
+            return _report(args, conn)
     raise AssertionError(f"unhandled command {args.command}")
 
 

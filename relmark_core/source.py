@@ -43,12 +43,17 @@ class Source:
         The store's time zone (IANA name); date boundaries are local midnights in it.
     tables
         Relmark table name -> the backend's table name (warehouse mode maps names).
+    state
+        The local store holding Relmark's own state (saved groups, marks, settings); the same
+        connection as the backend's locally, the local store in warehouse mode
+        (:mod:`relmark_core.warehouse`).
     """
 
     backend: BaseBackend
     reporting_currency: str = DEFAULT_REPORTING_CURRENCY
     timezone: str = DEFAULT_TIMEZONE
     tables: dict[str, str] = field(default_factory=lambda: {t: t for t in SHOP_TABLES})
+    state: duckdb.DuckDBPyConnection | None = None
 
     def table(self, name: str) -> Table:
         return self.backend.table(self.tables.get(name, name))
@@ -82,4 +87,5 @@ def from_duckdb(conn: duckdb.DuckDBPyConnection) -> Source:
             conn, "reporting_currency", DEFAULT_REPORTING_CURRENCY
         ),
         timezone=store.get_setting(conn, "store_timezone", DEFAULT_TIMEZONE),
+        state=conn,
     )

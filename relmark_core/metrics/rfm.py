@@ -698,8 +698,9 @@ def load_groups(conn: duckdb.DuckDBPyConnection) -> tuple[RfmGroup, ...]:
 
 
 def load_groups_for(src: Source) -> tuple[RfmGroup, ...]:
-    """The saved groups for a source over the local store (defaults for other backends)."""
-    conn = getattr(src.backend, "con", None)
+    """The saved groups in the source's local store (:attr:`Source.state`, which warehouse mode
+    keeps too); the defaults when there is none."""
+    conn = src.state if src.state is not None else getattr(src.backend, "con", None)
     if isinstance(conn, duckdb.DuckDBPyConnection):
         return load_groups(conn)
     return DEFAULT_GROUPS
