@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from relmark_core.errors import InputRefused
-from relmark_core.metrics import feedback, retention
+from relmark_core.metrics import feedback, retention, rfm
 from relmark_core.metrics.kpis import data_span, kpis
 from relmark_core.periods import DEFAULT_GRAIN, GRAINS, DateRange, parse_date
 from relmark_core.source import Source
@@ -130,6 +130,29 @@ def _kpis_run(src: Source, args: argparse.Namespace) -> Records:
     return kpis(src, rng=DateRange(start=start, end=end)).as_record()
 
 
+# --- rfm --------------------------------------------------------------------------------------
+
+RFM_REPORT_COLUMNS = ("customer_id", "email", "recency_days", "frequency", "monetary", "r", "f",
+                      "m", "group")
+
+
+def _rfm_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--as-of",
+        default=None,
+        help="take values at this date; orders on or after it are ignored "
+        "(YYYY-MM-DD; default: the day after the last counted order)",
+    )
+
+
+def _rfm_run(src: Source, args: argparse.Namespace) -> Records:
+    as_of = parse_date(args.as_of, field="--as-of date") if args.as_of else None
+    df = rfm.rfm_table(src, as_of=as_of, groups=rfm.load_groups_for(src), with_reason=False)
+    df = df[list(RFM_REPORT_COLUMNS)].copy()
+    df["monetary"] = df["monetary"].round(2)
+    return _records(df)
+
+
 # --- nps --------------------------------------------------------------------------------------
 
 NPS_REPORT_COLUMNS = ("period", "responses", "promoters", "passives", "detractors", "nps")
@@ -201,6 +224,12 @@ REPORTS: dict[str, Report] = {
         help="headline numbers: customers, orders, revenue, AOV, repeat purchase rate",
         add_arguments=_kpis_args,
         run=_kpis_run,
+    ),
+    "rfm": Report(
+        name="rfm",
+        help="RFM values, scores and group of every customer with a counted order",
+        add_arguments=_rfm_args,
+        run=_rfm_run,
     ),
     "nps": Report(
         name="nps",

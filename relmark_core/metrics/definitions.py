@@ -16,11 +16,13 @@ __all__ = [
     "definition",
     "COUNTED_ORDER",
     "NET_REVENUE",
-    "EVERY_ANSWER_COUNTS",
-    "LATEST_ANSWER_GROUP",
+    "RFM_AS_OF",
+    "RFM_SCORE",
     "COHORT",
     "INCOMPLETE_PERIOD",
     "CHURN_RULE",
+    "EVERY_ANSWER_COUNTS",
+    "LATEST_ANSWER_GROUP",
 ]
 
 Unit = Literal["count", "money", "share", "days", "score", "points"]
@@ -86,6 +88,69 @@ _ALL = [
         unit="share",
         help="Customers with two or more counted orders in the period, divided by customers with "
         "at least one.",
+    ),
+]
+
+# --- RFM (relmark_core.metrics.rfm) -----------------------------------------------------------
+RFM_AS_OF = (
+    "RFM values are taken at an as-of date (by default the day after the shop's last counted "
+    "order) from counted orders placed before that date; later orders are ignored."
+)
+RFM_SCORE = (
+    "Score = 1 + floor(5 × (rank − 1) ÷ n), where rank is the customer's place among the n "
+    "customers with counted orders, ties sharing the lowest place (SQL RANK()), so identical "
+    "customers always get the same score."
+)
+_ALL += [
+    Definition(
+        key="recency_days",
+        label="Days since last order",
+        unit="days",
+        help="Days from the date (UTC) of the customer's last counted order to the as-of date. "
+        f"{RFM_AS_OF}",
+    ),
+    Definition(
+        key="frequency",
+        label="Orders",
+        unit="count",
+        help="The customer's counted orders before the as-of date, in every currency. "
+        f"A counted order is {COUNTED_ORDER}.",
+    ),
+    Definition(
+        key="monetary",
+        label="Net spend",
+        unit="money",
+        help="Net revenue of the customer's counted orders before the as-of date, in the "
+        f"reporting currency: {NET_REVENUE}. Orders in other currencies count toward orders "
+        "and days since last order, but are not added to the spend.",
+    ),
+    Definition(
+        key="r_score",
+        label="R score",
+        unit="score",
+        help="Recency score, 1–5 (5 = ordered most recently). Customers are ranked by days "
+        f"since their last order, most days first. {RFM_SCORE}",
+    ),
+    Definition(
+        key="f_score",
+        label="F score",
+        unit="score",
+        help="Frequency score, 1–5 (5 = most orders). Customers are ranked by their number of "
+        f"orders, fewest first, so all one-time buyers share F = 1. {RFM_SCORE}",
+    ),
+    Definition(
+        key="m_score",
+        label="M score",
+        unit="score",
+        help="Monetary score, 1–5 (5 = highest spend). Customers are ranked by net spend, "
+        f"lowest first. {RFM_SCORE}",
+    ),
+    Definition(
+        key="rfm_group",
+        label="RFM group",
+        unit="score",
+        help="The first group, in the order listed, whose R, F and M ranges hold the "
+        "customer's scores. Customers whose scores fit no group have none.",
     ),
 ]
 
@@ -339,6 +404,97 @@ _ALL += [
         unit="share",
         help="(Total predicted − total actual repeat order days in the holdout period) ÷ total "
         "actual, in percent: how far off the model was for the shop as a whole.",
+    ),
+]
+
+# --- Loyalty (relmark_core.loyalty) ------------------------------------------------------------
+LOYALTY_REPLAY = (
+    "Replayed as if the program had launched on the period's first day: everyone starts with no "
+    "points and no tier. Points are earned on the net of counted orders in the reporting currency."
+)
+LOYALTY_REDEMPTION = (
+    "Redemptions are the orders that used a reward's discount code when any show up; otherwise an "
+    "assumed share of every batch of points is redeemed 30 days after it was earned."
+)
+_ALL += [
+    Definition(
+        key="loyalty_members",
+        label="Members",
+        unit="count",
+        help="Customers who earned or could have earned points in the period: at least one counted "
+        f"order or bonus event. {LOYALTY_REPLAY}",
+    ),
+    Definition(
+        key="loyalty_points_issued",
+        label="Points issued",
+        unit="points",
+        help="Points earned in the period from orders (after tier multipliers and caps) and "
+        f"bonuses. {LOYALTY_REPLAY}",
+    ),
+    Definition(
+        key="loyalty_points_redeemed",
+        label="Points redeemed",
+        unit="points",
+        help=f"Points spent on rewards in the period. {LOYALTY_REDEMPTION}",
+    ),
+    Definition(
+        key="loyalty_points_expired",
+        label="Points expired",
+        unit="points",
+        help="Points that reached their expiry day in the period without being redeemed "
+        "(redemptions spend the points closest to expiry first).",
+    ),
+    Definition(
+        key="loyalty_points_outstanding",
+        label="Points outstanding",
+        unit="points",
+        help="Points issued minus redeemed minus expired, at the end of the period: what members "
+        "still hold.",
+    ),
+    Definition(
+        key="loyalty_liability",
+        label="Liability",
+        unit="money",
+        help="Outstanding points × the money value of a point × the redemption rate (the share of "
+        "points expected to be redeemed; the rest is never claimed). What the shop owes members at "
+        "the end of the period.",
+    ),
+    Definition(
+        key="loyalty_program_cost",
+        label="Program cost",
+        unit="money",
+        help="What redemptions in the period cost (a reward's business cost when redeemed by code, "
+        "otherwise points × point value) plus the liability at its end.",
+    ),
+    Definition(
+        key="loyalty_cost_share",
+        label="Cost % of net revenue",
+        unit="share",
+        help="Program cost divided by the net revenue of every counted order in the period, in "
+        f"the reporting currency. Net revenue is {NET_REVENUE}.",
+    ),
+    Definition(
+        key="loyalty_balance",
+        label="Balance",
+        unit="points",
+        help="The member's points in the ledger: everything earned minus redeemed minus expired, "
+        "including corrections after refunds.",
+    ),
+    Definition(
+        key="loyalty_tier_progress",
+        label="Progress to the next tier",
+        unit="share",
+        help="Qualifying points (or spend) in the current qualifying period divided by the next "
+        "tier's threshold. Qualifying points are those from earn rules and bonuses before tier "
+        "multipliers and caps.",
+    ),
+    Definition(
+        key="loyalty_better_off",
+        label="Better off with the paid membership",
+        unit="count",
+        help="Customers for whom free shipping on their orders plus the extra points (at the "
+        "point's value) would have exceeded the fees, joining at their first order in the period "
+        "and paying every started month or year to its end.",
     ),
 ]
 
