@@ -202,6 +202,29 @@ CREATE TABLE IF NOT EXISTS import_added_keys (
     key_type VARCHAR NOT NULL,
     key_value VARCHAR NOT NULL
 );
+CREATE SEQUENCE IF NOT EXISTS loyalty_version_seq START 1;
+CREATE TABLE IF NOT EXISTS loyalty_versions (  -- saved loyalty programs; at most one active
+    version_id BIGINT PRIMARY KEY,
+    name VARCHAR NOT NULL,
+    program VARCHAR NOT NULL,             -- JSON of relmark_core.loyalty.model.LoyaltyProgram
+    starts_on DATE NOT NULL,              -- applies to events on or after this day (store time)
+    status VARCHAR NOT NULL,              -- active | replaced | draft
+    changes VARCHAR NOT NULL,             -- what changed against the version before, in words
+    saved_by VARCHAR NOT NULL,
+    saved_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS loyalty_ledger (    -- append-only: entries are never changed or deleted
+    entry_id BIGINT NOT NULL,             -- posting order
+    customer_id VARCHAR NOT NULL,
+    entry_key VARCHAR NOT NULL,           -- order:<id> | bonus:<event>[:<detail>] | redeem:<id> | expire:<day> | tier:<day>:<tier>
+    happened_at TIMESTAMP NOT NULL,       -- UTC
+    kind VARCHAR NOT NULL,                -- earned | redeemed | expired | tier
+    points BIGINT NOT NULL,
+    reason VARCHAR NOT NULL,
+    version_id BIGINT NOT NULL,
+    posted_by VARCHAR NOT NULL,
+    posted_at TIMESTAMP NOT NULL
+);
 CREATE TABLE IF NOT EXISTS audit_log (
     logged_at TIMESTAMP NOT NULL,
     actor VARCHAR NOT NULL,
