@@ -78,7 +78,7 @@ def _clean(value: Any) -> Any:
 
 def _records(data: pd.DataFrame | Records) -> Records:
     if isinstance(data, pd.DataFrame):
-        return [{k: _clean(v) for k, v in row.items()} for row in data.to_dict("records")]
+        return [{str(k): _clean(v) for k, v in row.items()} for row in data.to_dict("records")]
     if isinstance(data, dict):
         return {k: _clean(v) if not isinstance(v, dict) else v for k, v in data.items()}
     return [{k: _clean(v) for k, v in r.items()} for r in data]
