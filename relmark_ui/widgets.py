@@ -28,6 +28,9 @@ __all__ = [
     "sidebar_filters",
     "url_choice",
     "url_toggle",
+    "url_text",
+    "url_date",
+    "url_range",
     "metric_card",
     "fmt_value",
     "fmt_money",
@@ -102,6 +105,46 @@ def url_toggle(label: str, *, key: str, param: str, default: bool = False, help:
     value = bool(host.toggle(label, key=key, help=help))
     _write_url(param, "1" if value else "0")
     return value
+
+
+def url_text(label: str, *, key: str, param: str, help: str | None = None,
+             placeholder: str | None = None, where: Any = None) -> str:
+    """A text box (e.g. a search) whose text lives in the URL as ``param`` (absent when empty)."""
+    _sync_from_url(key, param, str)
+    host = where if where is not None else st
+    value = host.text_input(label, key=key, help=help, placeholder=placeholder) or ""
+    _write_url(param, value if value.strip() else None)
+    return str(value)
+
+
+def url_date(label: str, *, key: str, param: str, default: date, help: str | None = None,
+             where: Any = None) -> date:
+    """A date input whose value lives in the URL as ``param`` (absent while it is ``default``)."""
+    _sync_from_url(key, param, parse_date)
+    st.session_state.setdefault(key, default)
+    host = where if where is not None else st
+    value: date = host.date_input(label, key=key, help=help)
+    _write_url(param, None if value == default else value.isoformat())
+    return value
+
+
+def url_range(label: str, *, key: str, param: str, lo: int, hi: int, help: str | None = None,
+              where: Any = None) -> tuple[int, int]:
+    """A range slider over whole numbers ``lo``–``hi`` kept in the URL as ``param=a-b`` (absent
+    while the whole range is chosen)."""
+
+    def parse(raw: str) -> tuple[int, int]:
+        a, b = (int(x) for x in raw.split("-"))
+        if not lo <= a <= b <= hi:
+            raise ValueError(raw)
+        return a, b
+
+    _sync_from_url(key, param, parse)
+    st.session_state.setdefault(key, (lo, hi))
+    host = where if where is not None else st
+    a, b = host.slider(label, min_value=lo, max_value=hi, step=1, key=key, help=help)
+    _write_url(param, None if (a, b) == (lo, hi) else f"{a}-{b}")
+    return int(a), int(b)
 
 
 def sidebar_filters(ctx: RerunContext) -> Filters:
