@@ -58,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=None, help="random seed (default 42)")
     d.add_argument("--end", help="last day of the demo data (YYYY-MM-DD; default today)")
 
+    from relmark_core.segments import command as segment_command
+
+    segment_command.add_arguments(
+        sub.add_parser("segment", help="list saved segments, or export one for an email tool"),
+        _Parser,
+    )
+
     r = sub.add_parser("report", help="print a report as CSV or JSON")
     rsub = r.add_subparsers(dest="report", required=True, parser_class=_Parser)
     for rep in REPORTS.values():
@@ -127,6 +134,10 @@ def _run(args: argparse.Namespace) -> int:
             summary = demo.load_demo(conn, **kwargs)  # type: ignore[arg-type]
             print(summary.model_dump_json())
             return errors.EXIT_OK
+        if args.command == "segment":
+            from relmark_core.segments import command as segment_command
+
+            return segment_command.run(conn, args)
         if args.command == "report":
             return _report(args, conn)
     raise AssertionError(f"unhandled command {args.command}")

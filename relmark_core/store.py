@@ -179,6 +179,17 @@ CREATE TABLE IF NOT EXISTS feedback_followups (
     updated_by VARCHAR NOT NULL,
     updated_at TIMESTAMP NOT NULL
 );
+CREATE SEQUENCE IF NOT EXISTS segment_id_seq START 1;
+CREATE TABLE IF NOT EXISTS segments (     -- saved segments (relmark_core.segments)
+    segment_id BIGINT PRIMARY KEY,        -- stable: links keep it through renames; never reused
+    name VARCHAR NOT NULL,
+    name_key VARCHAR NOT NULL UNIQUE,     -- trimmed, lower-case name: names are unique
+    definition VARCHAR NOT NULL,          -- JSON of a SegmentDefinition
+    created_by VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    updated_by VARCHAR NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);
 CREATE TABLE IF NOT EXISTS import_mappings (  -- column mappings remembered per file header
     header_key VARCHAR PRIMARY KEY,
     kind VARCHAR NOT NULL,

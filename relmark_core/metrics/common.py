@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Protocol
 
 import ibis
 from ibis.expr.types import NumericValue, Table
@@ -19,12 +19,33 @@ __all__ = [
     "in_window",
     "revenue_value",
     "lacks_parts",
+    "CustomerSet",
+    "for_segment",
 ]
 
 NOT_COUNTED_STATUSES = ("cancelled", "voided", "failed", "uncaptured")
 RevenueBasis = Literal["net", "net_ex_tax_shipping"]
 REVENUE_BASES: tuple[RevenueBasis, ...] = ("net", "net_ex_tax_shipping")
 DEFAULT_REVENUE_BASIS: RevenueBasis = "net"
+
+
+class CustomerSet(Protocol):
+    """A set of customers a metric can be restricted to, e.g. a saved segment
+    (:class:`relmark_core.segments.SegmentFilter`)."""
+
+    def members(self, src: Source) -> Table:
+        """The customers as an Ibis table with a ``customer_id`` column."""
+        ...
+
+
+def for_segment(
+    src: Source, table: Table, segment: CustomerSet | None, column: str = "customer_id"
+) -> Table:
+    """Rows of a customer-keyed ``table`` whose ``column`` is a member of ``segment`` (all rows
+    when ``segment`` is None). Guest rows (no customer) are never members."""
+    if segment is None:
+        return table
+    return table.filter(table[column].isin(segment.members(src).customer_id))
 
 
 def counted_orders(src: Source) -> Table:

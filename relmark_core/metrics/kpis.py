@@ -15,8 +15,10 @@ from pydantic import BaseModel, ConfigDict
 
 from relmark_core.metrics.common import (
     DEFAULT_REVENUE_BASIS,
+    CustomerSet,
     RevenueBasis,
     counted_orders,
+    for_segment,
     in_window,
     lacks_parts,
     revenue_value,
@@ -97,23 +99,32 @@ _dec = cents
 
 
 def kpis(
-    src: Source, *, rng: DateRange, basis: RevenueBasis = DEFAULT_REVENUE_BASIS
+    src: Source,
+    *,
+    rng: DateRange,
+    basis: RevenueBasis = DEFAULT_REVENUE_BASIS,
+    segment: CustomerSet | None = None,
 ) -> Kpis:
     """Headline numbers for one range; see :func:`kpis_for_ranges`."""
-    return kpis_for_ranges(src, ranges=[rng], basis=basis)[0]
+    return kpis_for_ranges(src, ranges=[rng], basis=basis, segment=segment)[0]
 
 
 def kpis_for_ranges(
-    src: Source, *, ranges: list[DateRange], basis: RevenueBasis = DEFAULT_REVENUE_BASIS
+    src: Source,
+    *,
+    ranges: list[DateRange],
+    basis: RevenueBasis = DEFAULT_REVENUE_BASIS,
+    segment: CustomerSet | None = None,
 ) -> list[Kpis]:
     """Headline numbers for each range (e.g. the chosen period and the one before it).
 
     customers = customers with >= 1 counted order in the range (any currency); orders = counted
     orders (any currency); revenue and aov cover the reporting currency only; other currencies'
     orders and revenue are reported apart; repeat_purchase_rate = customers with >= 2 counted
-    orders / customers with >= 1 (None when there are none).
+    orders / customers with >= 1 (None when there are none). ``segment``: only its members'
+    orders (guest orders left out).
     """
-    counted = counted_orders(src)
+    counted = for_segment(src, counted_orders(src), segment)
     parts = []
     for i, rng in enumerate(ranges):
         t = in_window(src, counted, rng)
@@ -181,6 +192,7 @@ def revenue_over_time(
     rng: DateRange,
     grain: Grain = DEFAULT_GRAIN,
     basis: RevenueBasis = DEFAULT_REVENUE_BASIS,
+    segment: CustomerSet | None = None,
 ) -> pd.DataFrame:
     """Counted orders and reporting-currency revenue per period (UTC calendar periods).
 
@@ -188,9 +200,9 @@ def revenue_over_time(
     ``orders`` (all currencies), ``revenue`` (reporting currency), ``customers``, ``complete``
     (False where the range covers only part of the period, e.g. the current month, so a page can
     mark it instead of showing a drop). Every period of the range appears, with zeros where
-    nothing was ordered.
+    nothing was ordered. ``segment``: only its members' orders.
     """
-    t = in_window(src, counted_orders(src), rng)
+    t = in_window(src, for_segment(src, counted_orders(src), segment), rng)
     t = t.mutate(
         p=t.ordered_at.truncate(_GRAIN_UNIT[grain]).date(),
         home_rev=ibis.ifelse(
