@@ -243,14 +243,14 @@ def save_version(
     if activate:
         if active is not None and starts_on <= active.starts_on:
             raise InputRefused(
-                f"The active version starts on {active.starts_on:%d %b %Y}; a new version must "
-                f"start after it. Pick {active.starts_on + timedelta(days=1):%d %b %Y} or later."
+                f"The active version starts on {_day(active.starts_on)}; a new version must "
+                f"start after it. Pick {_day(active.starts_on + timedelta(days=1))} or later."
             )
         done = posted_through(conn)
         if done is not None and starts_on <= done:
             raise InputRefused(
-                f"The ledger already holds entries up to {done:%d %b %Y} under the current "
-                f"program. A new version can start on {done + timedelta(days=1):%d %b %Y} or "
+                f"The ledger already holds entries up to {_day(done)} under the current "
+                f"program. A new version can start on {_day(done + timedelta(days=1))} or "
                 "later, so past entries stay as they are."
             )
     saved = _versions(conn)
@@ -300,6 +300,10 @@ def _replay(
         conn, segs, currency=currency, tz=tz, with_ids=True, customer_id=customer_id,
         redemption_rate=None,
     )
+
+
+def _day(d: date) -> str:
+    return f"{d.day} {d:%b %Y}"
 
 
 def _utc(values: Any) -> pd.Series:
@@ -401,7 +405,7 @@ def ledger_entries(rep: Replay) -> pd.DataFrame:
             p = prog.points
             if exp.rule == "after_earning":
                 a, b = seconds_to_date(int(t0)), seconds_to_date(int(t1))
-                when = f"on {a:%d %b %Y}" if a == b else f"between {a:%d %b %Y} and {b:%d %b %Y}"
+                when = f"on {_day(a)}" if a == b else f"between {_day(a)} and {_day(b)}"
                 reasons.append(f"{int(e):,} {p} earned {when} expired ({exp.months} months after earning)")
             else:
                 reasons.append(f"{int(e):,} {p} expired after {exp.months} months without activity")
@@ -441,7 +445,7 @@ def ledger_entries(rep: Replay) -> pd.DataFrame:
                 )
             else:
                 assert cause == MOVE_NEW_VERSION
-                reasons.append(f"New program version from {day:%d %b %Y}: now {to_name}")
+                reasons.append(f"New program version from {_day(day)}: now {to_name}")
         parts.append(pd.DataFrame({
             "customer_id": cid[rep.m_cust],
             "entry_key": keys,
@@ -474,7 +478,7 @@ def post_ledger(
     done = posted_through(conn)
     if done is not None and day < done:
         raise InputRefused(
-            f"The ledger is already posted through {done:%d %b %Y}; post through that day or later."
+            f"The ledger is already posted through {_day(done)}; post through that day or later."
         )
     rep = _replay(conn, day)
     if rep is None:
@@ -558,7 +562,7 @@ def post_ledger(
     return PostingSummary(
         through=day, entries=len(new), corrections=corrections,
         customers=int(new["customer_id"].nunique()) if len(new) else 0,
-        message=f"Posted {len(new):,} entries through {day:%d %b %Y}"
+        message=f"Posted {len(new):,} entries through {_day(day)}"
         + (f", {corrections:,} of them corrections." if corrections else "."),
     )
 
@@ -612,8 +616,9 @@ def member_status(
 ) -> MemberStatus | None:
     """One customer's standing in the active program (None when no program is active).
 
-    Balance and entries are the posted ledger (up to ``as_of``); tier and progress are worked
-    out from the active timeline at ``as_of`` (default: the day the ledger was posted through).
+    Balance and entries are the posted ledger (every entry, or those up to ``as_of``); tier and
+    progress are worked out from the active timeline at ``as_of`` (default: the day the ledger
+    was posted through).
     """
     conn = connection_of(conn_or_src)
     active = active_version(conn)
@@ -621,10 +626,13 @@ def member_status(
         return None
     day = _as_of(conn, as_of)
     currency, _ = _settings(conn)
+    # without an as-of day every posted entry counts, corrections dated at posting included
+    until = datetime.max if as_of is None else datetime.combine(
+        as_of + timedelta(days=1), datetime.min.time())
     entries = conn.execute(
         "SELECT happened_at, kind, points, reason FROM loyalty_ledger WHERE customer_id = ? "
         "AND happened_at < ? ORDER BY happened_at, entry_id",
-        [customer_id, datetime.combine(day + timedelta(days=1), datetime.min.time())],
+        [customer_id, until],
     ).df()
     entries["points"] = entries["points"].astype(np.int64)
     entries["balance"] = entries["points"].cumsum().astype(np.int64)

@@ -76,11 +76,11 @@ BONUS_EVENTS: dict[str, str] = {
 }
 CapPeriod = Literal["order", "day", "month", "year", "program"]
 CAP_PERIODS: dict[str, str] = {
-    "order": "one order",
-    "day": "a customer per day",
-    "month": "a customer per calendar month",
-    "year": "a customer per calendar year",
-    "program": "a customer over the whole program",
+    "order": "from any one order",
+    "day": "per customer per day",
+    "month": "per customer per calendar month",
+    "year": "per customer per calendar year",
+    "program": "per customer over the whole program",
 }
 _CAP_SHORT = {
     "order": "order",
@@ -111,6 +111,16 @@ def date_span(start: date, end: date) -> str:
     if start.year == end.year:
         return f"{start.day} {start:%b} – {end.day} {end:%b %Y}"
     return f"{start.day} {start:%b %Y} – {end.day} {end:%b %Y}"
+
+
+def _day(d: date) -> str:
+    """``1 Dec 2024``."""
+    return f"{d.day} {d:%b %Y}"
+
+
+def _month_days(d: date) -> int:
+    nxt = date(d.year + 1, 1, 1) if d.month == 12 else date(d.year, d.month + 1, 1)
+    return (nxt - d.replace(day=1)).days
 
 
 def _plural(n: int | float, word: str) -> str:
@@ -171,7 +181,7 @@ class PointsPerSpend(BaseModel):
             f"{money_text(float(self.per_amount), currency)} of an order's net (what the customer "
             "paid after discounts, minus refunds), rounded down per order: an order of "
             f"{money_text(example_net, currency)} earns {_plural(example, points)}. A refund "
-            "takes back the points it paid for; fully refunded orders earn nothing. Orders in "
+            f"takes back the {points} it paid for; fully refunded orders earn nothing. Orders in "
             f"other currencies than {currency} earn nothing."
         )
 
@@ -229,7 +239,7 @@ class Promotion(BaseModel):
 
     def sentence(self, points: str, currency: str) -> str:
         return (
-            f"{self.name}: every order placed from {self.start:%d %b %Y} to {self.end:%d %b %Y} "
+            f"{self.name}: every order placed from {_day(self.start)} to {_day(self.end)} "
             f"(both days included, store time) earns {factor_text(self.factor)} {points}."
         )
 
@@ -252,7 +262,7 @@ class BonusEvent(BaseModel):
     def sentence(self, points: str, currency: str) -> str:
         p = _plural(self.points, points)
         return {
-            "signup": f"{p} when a customer signs up (on the day of their account).",
+            "signup": f"{p} when a customer creates an account (at the time it was created).",
             "first_order": f"{p} with a customer's first counted order ever.",
             "birthday_month": (
                 f"{p} in the customer's birthday month: on the 1st, once a year, for members who "
@@ -285,10 +295,11 @@ class Cap(BaseModel):
         return f"Cap: {_plural(self.points, points)} per {_CAP_SHORT[self.per]}"
 
     def sentence(self, points: str, currency: str) -> str:
-        extra = "" if self.per == "order" else " (bonus points are not capped)"
+        if self.per == "order":
+            return f"At most {_plural(self.points, points)} from any one order, after tier multipliers."
         return (
-            f"At most {_plural(self.points, points)} from orders for {CAP_PERIODS[self.per]}"
-            f", after tier multipliers{extra}."
+            f"At most {_plural(self.points, points)} from orders {CAP_PERIODS[self.per]}, after "
+            f"tier multipliers (bonus {points} are not capped)."
         )
 
 
@@ -398,10 +409,14 @@ class Expiry(BaseModel):
     def sentence(self, points: str, currency: str) -> str:
         m = _plural(self.months, "months")
         if self.rule == "after_earning":
+            earned = date(2024, 1, 31)
+            y, m0 = divmod(earned.month - 1 + self.months, 12)
+            gone = date(earned.year + y, m0 + 1, 1)
+            gone = gone.replace(day=min(earned.day, _month_days(gone)))
             return (
                 f"{points.capitalize()} expire {m} after they were earned, on the same day of "
-                f"the month (earned 15 Jan → gone on 15 Jul for 6 months). Redemptions spend "
-                f"the oldest {points} first."
+                f"the month or the month's last day (earned {_day(earned)}, gone from "
+                f"{_day(gone)}). Redemptions spend the oldest {points} first."
             )
         return (
             f"All {points} expire after {m} without activity (no order, bonus or redemption): "

@@ -211,8 +211,9 @@ def summarise(rep: Replay, program: LoyaltyProgram) -> SimulationResult:
     if rep.redemption_source == "codes":
         rate = redeemed_f / issued if issued else 0.0
         redeemed_cost = float(rep.r_cost[in_period].sum())
+        n = int(in_period.sum())
         note = (
-            f"Measured from {int(in_period.sum()):,} orders that used reward codes: "
+            f"Measured from {n:,} order{'' if n == 1 else 's'} that used reward codes: "
             f"{rate:.0%} of the {program.points} issued were redeemed."
         )
     else:
@@ -222,8 +223,8 @@ def summarise(rep: Replay, program: LoyaltyProgram) -> SimulationResult:
             f"Assumed: {rate:.0%} of every batch of {program.points} is redeemed "
             f"{REDEMPTION_LAG_DAYS} days after it was earned (no reward codes in these orders)."
         )
-    liability = max(outstanding_f, 0.0) * value * rate
-    cost = redeemed_cost + liability
+    liability = cents(max(outstanding_f, 0.0) * value * rate)
+    cost = cents(redeemed_cost) + liability  # the parts as shown add up to the total
 
     by_rule = pd.DataFrame(
         [{"rule": r.label, "kind": r.kind, "points": int(round(p))}
@@ -313,10 +314,10 @@ def summarise(rep: Replay, program: LoyaltyProgram) -> SimulationResult:
         redemption_rate=rate,
         redemption_note=note,
         redeemed_cost=cents(redeemed_cost),
-        liability=cents(liability),
-        program_cost=cents(cost),
+        liability=liability,
+        program_cost=cost,
         net_revenue=cents(net_revenue),
-        cost_share=cost / net_revenue if net_revenue > 0 else None,
+        cost_share=float(cost) / net_revenue if net_revenue > 0 else None,
         by_rule=by_rule,
         over_time=over_time,
         tier_over_time=tier_over_time,

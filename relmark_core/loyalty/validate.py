@@ -24,7 +24,6 @@ from relmark_core.loyalty.model import (
     Promotion,
     TierRules,
     date_span,
-    factor_text,
 )
 from relmark_core.metrics.rfm import money_text
 from relmark_core.source import Source
@@ -79,7 +78,7 @@ def shop_facts(src: Source) -> HistoryFacts:
     pc = src.execute(
         lines.filter(lines.product.notnull())
         .group_by(["product", "category"])
-        .aggregate(n=lines.count())
+        .aggregate(n=lambda t: t.count())
         .order_by([ibis.desc("n"), "product"])
     )
     by_product: dict[str, list[str]] = {}
@@ -88,16 +87,16 @@ def shop_facts(src: Source) -> HistoryFacts:
         if r.category is not None and str(r.category) not in cats:
             cats.append(str(r.category))
     cat = src.execute(
-        lines.filter(lines.category.notnull()).group_by("category").aggregate(n=lines.count())
+        lines.filter(lines.category.notnull()).group_by("category").aggregate(n=lambda t: t.count())
         .order_by([ibis.desc("n"), "category"]).limit(MAX_CHOICES)
     )
     o = src.orders
     ch = src.execute(
-        o.filter(o.sales_channel.notnull()).group_by("sales_channel").aggregate(n=o.count())
+        o.filter(o.sales_channel.notnull()).group_by("sales_channel").aggregate(n=lambda t: t.count())
         .order_by([ibis.desc("n"), "sales_channel"]).limit(MAX_CHOICES)
     )
     codes = src.execute(
-        o.filter(o.discount_code.notnull()).group_by("discount_code").aggregate(n=o.count())
+        o.filter(o.discount_code.notnull()).group_by("discount_code").aggregate(n=lambda t: t.count())
         .order_by([ibis.desc("n"), "discount_code"]).limit(MAX_CHOICES)
     )
     return HistoryFacts(
@@ -174,8 +173,8 @@ def validate(
     for r in program.rules_of(Promotion):
         if r.end < r.start:
             add("error", "promotion_backwards",
-                f"The promotion “{r.name}” ends on {r.end:%d %b %Y}, before it starts on "
-                f"{r.start:%d %b %Y}, so it would never apply. Swap the two dates.")
+                f"The promotion “{r.name}” ends on {r.end.day} {r.end:%b %Y}, before it starts on "
+                f"{r.start.day} {r.start:%b %Y}, so it would never apply. Swap the two dates.")
 
     # tiers: names and thresholds
     tiers = program.tier_list()
@@ -203,8 +202,8 @@ def validate(
             continue
         fa, fb = _factor(a), _factor(b)
         add("warning", "stacking",
-            f"“{_label(a, p, currency)}” and “{_label(b, p, currency)}” stack: {scope} earns "
-            f"{factor_text(fa * fb)} ({fa:g} × {fb:g}), not {factor_text(max(fa, fb))}. If that "
+            f"“{_label(a, p, currency)}” and “{_label(b, p, currency)}” stack: on {scope}, "
+            f"{p} are multiplied by {fa * fb:g} ({fa:g} × {fb:g}), not {max(fa, fb):g}. If that "
             "is not what you meant, make them not overlap or lower one of the factors.")
 
     # names that match nothing in the data
@@ -245,20 +244,20 @@ def validate(
         if cost <= worth * (1 + REWARD_VALUE_TOLERANCE):
             continue
         fair = math.ceil(cost / value)
+        one = p[:-1] if p.endswith("s") and len(p) > 1 else p
         msg = (
             f"“{rw.name}” costs {rw.points:,} {p} but costs you {money_text(cost, currency)}: at "
-            f"{money_text(value, currency)} a point those {p} are worth only "
-            f"{money_text(worth, currency)}, so every point spent on it costs you "
-            f"{cost / worth:.1f}× what the program counts it worth, and liability figures "
+            f"{money_text(value, currency)} a {one}, those {p} are worth "
+            f"{money_text(worth, currency)}, so every {one} spent on it costs you "
+            f"{cost / worth:g}× the value the program gives a {one}, and the liability figures "
             "understate it."
         )
         if rate > 0:
             spend = rw.points / rate
             back = cost / spend
             msg += (
-                f" At the earn rate a customer earns it with {money_text(spend, currency)} of "
-                f"spend: {back:.0%} back"
-                + (" — more than they spent." if back >= 1 else ".")
+                f" A customer earns it with {money_text(spend, currency)} of spend at the base "
+                f"rate: {back:.0%} back" + (", more than they spent." if back >= 1 else ".")
             )
         msg += f" Price it at about {fair:,} {p}, or lower its cost."
         add("warning", "reward_too_cheap", msg)
