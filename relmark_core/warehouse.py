@@ -70,6 +70,7 @@ __all__ = [
     "SECRETS_URL_KEY",
     "SECRETS_MAPPING_KEY",
     "CONNECT_TIMEOUT_S",
+    "SPARK_SCHEME",
     "REQUIRED_COLUMNS",
     "SourceUnavailable",
     "TableMapping",
@@ -90,6 +91,8 @@ __all__ = [
     "explain",
     "is_source_error",
     "save_source_secret",
+    "secrets_file",
+    "read_secrets",
 ]
 
 SOURCE_ENV = "RELMARK_SOURCE"
@@ -99,6 +102,7 @@ SECRETS_URL_KEY = "source_url"
 SECRETS_MAPPING_KEY = "source_mapping_file"
 CONNECT_TIMEOUT_S = 10  # seconds to wait for a database server before saying it is unreachable
 _POSTGRES_SCHEMES = ("postgres", "postgresql")
+SPARK_SCHEME = "pyspark"
 _LOCAL_ONLY = "internal"  # Relmark's own columns no source has (import_id)
 _MESSAGE_CHARS = 300  # how much of an engine's own message a Relmark message quotes
 
@@ -297,6 +301,26 @@ def source_key(url: str, mapping: SourceMapping | None = None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def secrets_file() -> Path:
+    """The app's secrets file: ``$RELMARK_SECRETS_FILE`` or ``.streamlit/secrets.toml`` in the
+    folder the app runs from (where Streamlit looks)."""
+    env = os.environ.get("RELMARK_SECRETS_FILE")
+    return Path(env) if env else Path.cwd() / ".streamlit" / "secrets.toml"
+
+
+def read_secrets(path: str | Path) -> dict[str, Any] | None:
+    """The secrets file's contents (None when there is no such file)."""
+    p = Path(path)
+    if not p.exists():
+        return None
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SourceUnavailable(
+            f"{p} could not be read as TOML ({exc}); fix it by hand."
+        ) from exc
+
+
 def save_source_secret(path: str | Path, url: str | None) -> None:
     """Keep the source URL in a Streamlit secrets file (``[relmark] source_url``); None
     removes it. Other sections and keys of the file are kept; the file is readable by its
@@ -361,9 +385,30 @@ def connect_backend(url: str) -> BaseBackend:
             "5432/database, or pyspark://?spark.master=local[2] for Spark."
         )
     try:
+        if _scheme(url) == SPARK_SCHEME:
+            return _connect_spark(url)
         return ibis.connect(_with_defaults(url))
     except Exception as exc:  # every driver raises its own kinds
         raise explain(exc, label=label) from exc
+
+
+def _connect_spark(url: str) -> BaseBackend:
+    """``pyspark://[warehouse dir]?spark.setting=value&...``: the process's Spark session (made
+    with those settings if none is running yet; settings Spark fixes at start-up then apply
+    only to a new session), e.g. ``pyspark://?spark.master=local[4]`` or
+    ``pyspark://?spark.master=spark://host:7077``."""
+    from pyspark.sql import SparkSession
+
+    parts = urlsplit(url)
+    builder = SparkSession.builder
+    if parts.netloc or parts.path:
+        builder = builder.config(
+            "spark.sql.warehouse.dir", str(Path(parts.netloc + parts.path).absolute())
+        )
+    for k, v in parse_qsl(parts.query, keep_blank_values=True):
+        builder = builder.config(k, v)
+    builder = builder.config("spark.sql.session.timeZone", "UTC")
+    return ibis.pyspark.connect(builder.getOrCreate())
 
 
 @dataclass(frozen=True)

@@ -29,4 +29,5 @@ def compute(fn: Callable[..., T], **kwargs: Any) -> T:
     ctx = current()
     key = repr(sorted((k, repr(v)) for k, v in kwargs.items()))
     name = f"{fn.__module__}.{getattr(fn, '__qualname__', repr(fn))}"
-    return _cached(str(ctx.db_path), ctx.version, name, key, fn, ctx.src, kwargs)  # type: ignore[no-any-return]
+    db_key = f"{ctx.db_path}|{ctx.source_key}"
+    return _cached(db_key, ctx.version, name, key, fn, ctx.src, kwargs)  # type: ignore[no-any-return]

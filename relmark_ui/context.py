@@ -33,6 +33,10 @@ class RerunContext:
     version: int
     demo: bool
     filters: Filters | None = None
+    source_key: str = "local"
+    """Which analytics source ``src`` reads (and when, for a warehouse): part of cache keys."""
+    source_label: str | None = None
+    """The warehouse's redacted URL in warehouse mode; None when ``src`` is the local store."""
     extras: dict[str, object] = field(default_factory=dict)
 
 

@@ -447,3 +447,67 @@ def test_every_metric_matches_duckdb_on_spark(
 def test_local_helpers_cover_every_report() -> None:
     assert sorted(k.removeprefix("report ") for k in report_cases(date(2024, 1, 1))) == sorted(
         REPORTS)
+
+
+# --- the app ----------------------------------------------------------------------------------------
+
+
+def _app_pages() -> list[str]:
+    from tests.test_pages import PAGES
+
+    return PAGES
+
+
+@pytest.fixture
+def no_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The app's secrets file is a private temporary one (the test may write it)."""
+    f = tmp_path / "secrets.toml"
+    monkeypatch.setenv("RELMARK_SECRETS_FILE", str(f))
+    monkeypatch.delenv(warehouse.SOURCE_ENV, raising=False)
+    monkeypatch.delenv(warehouse.MAPPING_ENV, raising=False)
+    return f
+
+
+@pytest.mark.parametrize("page", _app_pages())
+def test_every_page_reads_the_warehouse(
+    page: str, app_db: Path, demo_pg: str, no_secrets: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.apptest import open_page, problems
+
+    monkeypatch.setenv(warehouse.SOURCE_ENV, demo_pg)
+    at = open_page(page)
+    assert problems(at) == []
+    captions = [str(c.value) for c in at.sidebar.caption]
+    assert any(c.startswith("Reading the analytics source postgresql://relmark_reader:***@")
+               for c in captions)
+    assert not any("Demo data" in str(i.value) for i in at.info)  # the local demo is not shown
+
+
+def test_an_unreachable_source_leaves_the_app_usable(
+    app_db: Path, no_secrets: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.apptest import open_page, problems
+
+    monkeypatch.setenv(warehouse.SOURCE_ENV, f"postgresql://u:pw@127.0.0.1:{_closed_port()}/x")
+    at = open_page("pages/overview.py")
+    assert problems(at) == []
+    warnings = [str(w.value) for w in at.warning]
+    assert any("could not be reached" in w and "pages show the data in Relmark's own store" in w
+               for w in warnings)
+    assert any("Demo data" in str(i.value) for i in at.info)  # the local data is shown
+
+
+def test_the_settings_page_tests_and_saves_a_source(
+    app_db: Path, demo_pg: str, no_secrets: Path
+) -> None:
+    from tests.apptest import open_page, problems
+
+    at = open_page("pages/settings.py")
+    assert problems(at) == []
+    at.text_input(key="source_url").input(demo_pg)
+    at.button(key="FormSubmitter:source_form-Test, save and use").click().run()
+    assert problems(at) == []
+    assert warehouse.read_secrets(no_secrets) == {"relmark": {"source_url": demo_pg}}
+    body = " ".join(str(m.value) for m in at.markdown)
+    assert "Pages and reports read your orders from **postgresql://relmark_reader:***@" in body
+    assert any(str(s.value) == "Analytics source saved: pages now read it." for s in at.success)

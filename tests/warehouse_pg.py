@@ -154,9 +154,10 @@ def _init(folder: Path, password: str) -> None:
     pwfile.unlink()
 
 
-def _start(folder: Path, port: int) -> None:
+def _start(folder: Path, port: int, settings: Mapping[str, str]) -> None:
     opts = (f"-h 127.0.0.1 -p {port} -k {folder} -c TimeZone=UTC -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off")
+            "-c synchronous_commit=off -c full_page_writes=off"
+            + "".join(f" -c {k}={v}" for k, v in settings.items()))
     _run([str(PG_BIN / "pg_ctl"), "-D", str(folder / "data"), "-l", str(folder / "log"),
           "-o", opts, "-w", "-t", str(START_TIMEOUT_S), "start"], folder)
 
@@ -170,8 +171,10 @@ def _stop(folder: Path) -> None:
 
 
 @contextmanager
-def start_postgres() -> Iterator[PgServer]:
+def start_postgres(settings: Mapping[str, str] | None = None) -> Iterator[PgServer]:
     """Start a throwaway PostgreSQL with an empty database ``shop``; stop and delete it after.
+
+    ``settings`` are extra server settings (e.g. ``{"work_mem": "64MB"}`` for the bench).
 
     Raises
     ------
@@ -192,7 +195,7 @@ def start_postgres() -> Iterator[PgServer]:
         for _ in range(START_ATTEMPTS):
             port = _free_port()
             try:
-                _start(folder, port)
+                _start(folder, port, settings or {})
                 started = True
                 break
             except PostgresUnavailable as exc:
@@ -450,7 +453,7 @@ def metric_cases(local: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, Cas
 
 # --- Spark -------------------------------------------------------------------------------------
 
-SPARK_URL = "pyspark://?spark.master=local[2]&spark.ui.enabled=false&spark.sql.shuffle.partitions=4"
+SPARK_URL = "pyspark://?spark.master=local[2]&spark.sql.shuffle.partitions=4"
 
 
 @contextmanager

@@ -125,6 +125,8 @@ GROUP_FIELDS = (
 CURRENCY_SYMBOLS: Mapping[str, str] = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹"}
 MONEY_TYPE = "decimal(18, 2)"  # the store's money type (store.MONEY)
 _EXAMPLES = 6  # score cells named in a warning before "…"
+_THOUSAND = 1000
+_MONEY_GROUPS = 6  # digit groups written in reasons: amounts up to 999,999,999,999,999
 
 Score = int
 
@@ -334,10 +336,21 @@ def money_text(amount: float, currency: str) -> str:
 
 def _money_expr(amount: Any, currency: str) -> Any:
     """:func:`money_text` as an Ibis string expression (non-negative amounts), so the text is
-    built where the data is, on any backend. Thousands are grouped by a regular expression on
-    the reversed digits ("7654321" → "765,432,1"), which needs no look-ahead (RE2 has none)."""
-    digits = amount.floor().cast("int64").cast("string")
-    grouped = digits.reverse().re_replace(r"(\d{3})", r"\1,").re_replace(",$", "").reverse()
+    built where the data is, on any backend. Thousands are grouped by integer arithmetic, not a
+    regular expression: a back-reference in the replacement is ``\\1`` in DuckDB and PostgreSQL
+    but ``$1`` in Spark's Java regex, so no one pattern works everywhere."""
+    whole = amount.floor().cast("int64")
+
+    def pad3(v: Any) -> Any:
+        return (v + _THOUSAND).cast("string").substr(1, 3)
+
+    branches = []
+    for k in range(_MONEY_GROUPS - 1, 0, -1):  # the largest amounts first
+        text = (whole // _THOUSAND**k).cast("string")
+        for j in range(k - 1, -1, -1):
+            text = text + "," + pad3((whole // _THOUSAND**j) % _THOUSAND)
+        branches.append((whole >= _THOUSAND**k, text))
+    grouped = ibis.cases(*branches, else_=whole.cast("string"))
     cents = (amount * 100).cast("int64") % 100
     body = grouped + ibis.ifelse(cents == 0, "", "." + (cents + 100).cast("string").substr(1, 2))
     symbol = CURRENCY_SYMBOLS.get(currency)
