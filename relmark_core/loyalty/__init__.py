@@ -8,6 +8,7 @@ from relmark_core.loyalty.ledger import (
     active_version,
     customer_tiers,
     find_customer,
+    get_version,
     list_versions,
     member_status,
     members_csv,
@@ -44,4 +45,5 @@ __all__ = [
     "members_table",
     "members_csv",
     "find_customer",
+    "get_version",
 ]

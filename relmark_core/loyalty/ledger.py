@@ -59,6 +59,7 @@ __all__ = [
     "MemberStatus",
     "list_versions",
     "active_version",
+    "get_version",
     "posted_through",
     "save_version",
     "post_ledger",
@@ -195,6 +196,14 @@ def active_version(conn: duckdb.DuckDBPyConnection) -> VersionInfo | None:
     """The version in force (the last one activated), or None."""
     vs = _versions(conn, "WHERE status = 'active'")
     return vs[-1] if vs else None
+
+
+def get_version(conn: duckdb.DuckDBPyConnection, version_id: int) -> VersionInfo:
+    """One saved version (refused when there is none with that number)."""
+    found = _versions(conn, "WHERE version_id = ?", [version_id])
+    if not found:
+        raise InputRefused(f"There is no loyalty program version {version_id}.")
+    return found[0]
 
 
 def _timeline(conn: duckdb.DuckDBPyConnection) -> list[VersionInfo]:
