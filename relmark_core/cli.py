@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=None, help="random seed (default 42)")
     d.add_argument("--end", help="last day of the demo data (YYYY-MM-DD; default today)")
 
+    from relmark_core.imports import command as import_command
+
+    import_command.add_arguments(
+        sub.add_parser("import", help="import exports (Shopify, Stripe, ... or any CSV/xlsx)")
+    )
+
     from relmark_core.segments import command as segment_command
 
     segment_command.add_arguments(
@@ -134,6 +140,10 @@ def _run(args: argparse.Namespace) -> int:
             summary = demo.load_demo(conn, **kwargs)  # type: ignore[arg-type]
             print(summary.model_dump_json())
             return errors.EXIT_OK
+        if args.command == "import":
+            from relmark_core.imports import command as import_command
+
+            return import_command.run(conn, args)
         if args.command == "segment":
             from relmark_core.segments import command as segment_command
 
