@@ -52,6 +52,8 @@ __all__ = [
     "TREND_PERIODS",
     "AVERAGE_LABEL",
     "CohortFilter",
+    "CohortFilterChoices",
+    "cohort_filter_choices",
     "RetentionQuery",
     "RetentionResult",
     "cohort_retention",
@@ -268,6 +270,36 @@ def _or_list(items: tuple[str, ...]) -> str:
     if len(items) == 1:
         return items[0]
     return ", ".join(items[:-1]) + " or " + items[-1]
+
+
+class CohortFilterChoices(BaseModel):
+    """The values a page offers for a :class:`CohortFilter`: acquisition channels and product
+    categories as the data spells them (trimmed, one spelling per case-insensitive value)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    acquisition_channels: tuple[str, ...] = ()
+    first_order_categories: tuple[str, ...] = ()
+
+
+def _distinct_texts(src: Source, column: Any) -> tuple[str, ...]:
+    """Distinct non-blank values of a text column, trimmed, deduplicated ignoring case (the
+    first spelling in sort order wins), sorted case-insensitively."""
+    t = column.strip().name("v").as_table().distinct()
+    t = t.filter(t.v.notnull(), t.v != "")
+    seen: dict[str, str] = {}
+    for v in sorted(str(x) for x in src.execute(t)["v"]):
+        seen.setdefault(v.lower(), v)
+    return tuple(sorted(seen.values(), key=str.lower))
+
+
+def cohort_filter_choices(src: Source) -> CohortFilterChoices:
+    """The acquisition channels of the shop's customers and the categories of its order
+    lines, for the filter pickers (matching is case-insensitive, as in :class:`CohortFilter`)."""
+    return CohortFilterChoices(
+        acquisition_channels=_distinct_texts(src, src.customers.acquisition_channel),
+        first_order_categories=_distinct_texts(src, src.order_lines.category),
+    )
 
 
 class RetentionQuery(BaseModel):
