@@ -132,6 +132,15 @@ def test_the_reader_login_cannot_write(demo_pg: str) -> None:
             c.execute("DELETE FROM orders")
 
 
+def test_no_postgres_is_an_error_not_a_skip(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from tests import warehouse_pg
+
+    monkeypatch.setattr(warehouse_pg, "PG_BIN", tmp_path / "no-postgres")
+    with pytest.raises(warehouse_pg.PostgresUnavailable, match="PostgreSQL binaries not found"):
+        with start_postgres():
+            pass
+
+
 def test_differences_notices_a_changed_cent_and_a_type() -> None:
     from decimal import Decimal
 
