@@ -107,9 +107,9 @@ view = url_choice("Section", list(VIEWS), key="loy_view", param="view", default=
 def _listing(items: Any, kind: str, text: Any) -> None:
     """One line per item with a Remove button."""
     for i, item in enumerate(items):
-        a, b = st.columns([8, 1], vertical_alignment="center")
+        a, b = st.columns([7, 1], vertical_alignment="center")
         a.markdown(plain(text(item)))
-        if b.button("Remove", key=f"loy_rm_{kind}_{i}"):
+        if b.button(":material/delete:", key=f"loy_rm_{kind}_{i}", help="Remove"):
             rest = [x for j, x in enumerate(items) if j != i]
             _apply(**{kind: _dump(rest)})
 
@@ -144,7 +144,7 @@ def program_editor() -> None:
             on = st.selectbox("Multiply points on", ["category", "product", "channel"],
                               key="loy_mult_on")
             rule["on"] = on
-        with st.form("loy_rule_form"):
+        with st.form("loy_rule_form", clear_on_submit=True):
             if kind == "points_per_spend":
                 rule["points"] = st.number_input(f"{p.capitalize()}", min_value=1, value=1, key="loy_pps_points")
                 rule["per_amount"] = str(st.number_input(
@@ -171,7 +171,7 @@ def program_editor() -> None:
 
     with st.expander("Caps", expanded=False):
         _listing(draft.caps, "caps", lambda c: c.sentence(p, currency))
-        with st.form("loy_cap_form"):
+        with st.form("loy_cap_form", clear_on_submit=True):
             per = st.selectbox("Cap per", list(CAP_PERIODS), format_func=CAP_PERIODS.get, key="loy_cap_per")
             n = st.number_input(f"At most ({p})", min_value=1, value=1000, key="loy_cap_points")
             if st.form_submit_button("Add cap", key="loy_add_cap"):
@@ -200,12 +200,12 @@ def program_editor() -> None:
             st.markdown(plain(rules.sentence(p, currency)))
             tier_list = draft.tier_list()
             for i, t in enumerate(tier_list):
-                a, b = st.columns([8, 1], vertical_alignment="center")
+                a, b = st.columns([7, 1], vertical_alignment="center")
                 a.markdown(plain(rules.tier_sentence(t, p, currency)))
-                if b.button("Remove", key=f"loy_rm_tier_{i}"):
+                if b.button(":material/delete:", key=f"loy_rm_tier_{i}", help="Remove"):
                     rest = [x for x in tier_list if x is not t]
                     _apply(tiers={**rules.model_dump(mode="json"), "tiers": _dump(rest)})
-        with st.form("loy_tier_form"):
+        with st.form("loy_tier_form", clear_on_submit=True):
             c1, c2, c3 = st.columns(3)
             t_name = c1.text_input("Tier name", key="loy_tier_name", placeholder="Gold")
             unit = f"qualifying {p}" if rules is None or rules.basis == "points" else currency
@@ -257,7 +257,7 @@ def program_editor() -> None:
 
     with st.expander("Rewards", expanded=False):
         _listing(draft.rewards, "rewards", lambda r: r.sentence(p, currency))
-        with st.form("loy_reward_form"):
+        with st.form("loy_reward_form", clear_on_submit=True):
             c1, c2, c3, c4 = st.columns(4)
             r_name = c1.text_input("Reward", key="loy_reward_name", placeholder="Free bag of coffee")
             r_points = c2.number_input(f"Cost in {p}", min_value=1, value=500, key="loy_reward_points")
