@@ -10,6 +10,7 @@ PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page("pages/customers.py", title="Customers", icon=":material/group:"),
     st.Page("pages/rfm.py", title="RFM groups", icon=":material/grid_view:"),
+    st.Page("pages/feedback.py", title="Feedback", icon=":material/reviews:"),
     st.Page("pages/retention.py", title="Retention", icon=":material/autorenew:"),
     st.Page("pages/loyalty.py", title="Loyalty", icon=":material/loyalty:"),
     st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
