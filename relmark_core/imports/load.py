@@ -985,7 +985,9 @@ def _build_rows(conn: duckdb.DuckDBPyConnection, plan: _Plan, source: str,
     keys = list(plan.cols)
     idx = sorted(set(plan.cols.values()))
     carry = ", ".join(f"c{i}" for i in idx)
-    placeholder = q.p(_PLACEHOLDERS)
+    # Bound only when used: DuckDB refuses a named parameter the statement does not use.
+    placeholder = (q.p(_PLACEHOLDERS) if any(plan.ftype(k) not in _FREE_TEXT_TYPES for k in keys)
+                   else "NULL")
     raw_sel = ", ".join(f"{_raw_text(plan, k)} AS t_{_ident(k)}" for k in keys)
     clean_sel = ", ".join(f"{_clean_text(plan, k, placeholder)} AS r_{_ident(k)}" for k in keys)
     typed: dict[str, str] = {}
