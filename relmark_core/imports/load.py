@@ -42,6 +42,7 @@ from relmark_core.errors import InputRefused
 from relmark_core.imports import formats as fm
 from relmark_core.imports import mapping as mp
 from relmark_core.imports import reading as rd
+from relmark_core.imports.reading import ImportRefused
 from relmark_core.store import DEFAULT_ACTOR
 
 __all__ = [
@@ -114,25 +115,6 @@ _REASONS = {
     "orphan_line": "a line of order {} whose order row is missing or was rejected",
     "orphan_refund": "a refund of transaction {} whose payment is not in this file",
 }
-
-
-class ImportRefused(InputRefused):
-    """A whole file refused; carries what was learned about it (for the CLI's JSON line)."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        format: str | None = None,
-        kind: str | None = None,
-        rows_read: int = 0,
-        rows_rejected: int = 0,
-    ) -> None:
-        super().__init__(message)
-        self.format = format
-        self.kind = kind
-        self.rows_read = rows_read
-        self.rows_rejected = rows_rejected
 
 
 class Problem(BaseModel):
@@ -483,11 +465,18 @@ _MACROS = [
     f"WHEN v[1] IN ({_WS}) OR v[-1] IN ({_WS}) THEN nullif(trim(v, '{_TRIM_CHARS}'), '') "
     "ELSE v END",
     "CREATE OR REPLACE TEMP MACRO _imp_numtext(v) AS regexp_replace(v, '[^0-9,.()+-]', '', 'g')",
-    "CREATE OR REPLACE TEMP MACRO _imp_dec_dot(s) AS TRY_CAST(CASE WHEN s LIKE '(%)' "
-    "THEN '-' || replace(trim(s, '()'), ',', '') ELSE replace(s, ',', '') END AS DECIMAL(18,2))",
-    "CREATE OR REPLACE TEMP MACRO _imp_dec_comma(s) AS TRY_CAST(CASE WHEN s LIKE '(%)' "
-    "THEN '-' || replace(replace(trim(s, '()'), '.', ''), ',', '.') "
-    "ELSE replace(replace(s, '.', ''), ',', '.') END AS DECIMAL(18,2))",
+    # Amounts that are not plain numbers: a last separator followed by one or two digits is
+    # the decimal point whatever it is; otherwise the column's convention decides (comma: '.'
+    # separates thousands and ',' decimals; dot: the other way round). (3.00) is negative.
+    "CREATE OR REPLACE TEMP MACRO _imp_sep_text(s, comma) AS CASE "
+    "WHEN regexp_matches(s, '[.,][0-9]{1,2}$') THEN "
+    "regexp_replace(regexp_extract(s, '^(.*)[.,][0-9]{1,2}$', 1), '[.,]', '', 'g') || '.' || "
+    "regexp_extract(s, '([0-9]{1,2})$', 1) "
+    "WHEN comma THEN replace(replace(s, '.', ''), ',', '.') ELSE replace(s, ',', '') END",
+    "CREATE OR REPLACE TEMP MACRO _imp_money(v, comma) AS TRY_CAST("
+    "CASE WHEN _imp_numtext(v) LIKE '(%)' "
+    "THEN '-' || _imp_sep_text(trim(_imp_numtext(v), '()'), comma) "
+    "ELSE _imp_sep_text(_imp_numtext(v), comma) END AS DECIMAL(18,2))",
     "CREATE OR REPLACE TEMP MACRO _imp_dbl(v) AS TRY_CAST(replace(v, ',', '.') AS DOUBLE)",
     "CREATE OR REPLACE TEMP MACRO _imp_int(v) AS CASE WHEN contains(v, '.') OR contains(v, ',') "
     "THEN CASE WHEN _imp_dbl(v) = floor(_imp_dbl(v)) AND abs(_imp_dbl(v)) < 1e15 "
@@ -915,8 +904,8 @@ def _money_expr(plan: _Plan, key: str, v: str) -> str:
     if conv == "plain":
         return f"TRY_CAST({v} AS DECIMAL(18,2))"
     if conv == "comma":
-        return f"_imp_dec_comma(_imp_numtext({v}))"
-    return f"_imp_dec_dot(_imp_numtext({v}))"
+        return f"_imp_money({v}, true)"
+    return f"_imp_money({v}, false)"
 
 
 def _status_key(v: str) -> str:
@@ -2267,11 +2256,14 @@ def _dependants(conn: duckdb.DuckDBPyConnection, x: int) -> tuple[Any, ...]:
 
 def import_history(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every import, newest first: what, when, who, counts and whether it was undone."""
-    return conn.execute(
+    df = conn.execute(
         """SELECT import_id, created_at, file_name, format, kind, rows_read, rows_loaded,
                   rows_rejected, status, message, created_by, undone_at, undone_by
            FROM imports ORDER BY import_id DESC"""
     ).df()
+    for col in ("message", "undone_by"):
+        df[col] = df[col].astype(object).where(df[col].notna(), None)
+    return df
 
 
 def rejected_rows_csv(conn: duckdb.DuckDBPyConnection, import_id: int) -> bytes:

@@ -31,6 +31,7 @@ from typing import IO, Any
 from relmark_core.errors import InputRefused
 
 __all__ = [
+    "ImportRefused",
     "SNIFF_BYTES",
     "EXACT_ROWS_MAX_BYTES",
     "DELIMITERS",
@@ -67,9 +68,28 @@ _MAGIC: list[tuple[bytes, str]] = [
 ]
 
 
-def refused(file_name: str, sentence: str) -> InputRefused:
-    """An :class:`InputRefused` whose message starts with the file's name."""
-    return InputRefused(f"{file_name}: {sentence}")
+class ImportRefused(InputRefused):
+    """A whole file refused; carries what was learned about it (for the CLI's JSON line)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        format: str | None = None,
+        kind: str | None = None,
+        rows_read: int = 0,
+        rows_rejected: int = 0,
+    ) -> None:
+        super().__init__(message)
+        self.format = format
+        self.kind = kind
+        self.rows_read = rows_read
+        self.rows_rejected = rows_rejected
+
+
+def refused(file_name: str, sentence: str) -> ImportRefused:
+    """An :class:`ImportRefused` whose message starts with the file's name."""
+    return ImportRefused(f"{file_name}: {sentence}")
 
 
 @dataclass
