@@ -61,6 +61,7 @@ __all__ = [
     "day_seconds",
     "seconds_to_date",
     "local_to_utc",
+    "month_index",
 ]
 
 SECONDS_PER_DAY = 86_400
@@ -72,6 +73,7 @@ _MAX_OFFSET = (1 << _SHIFT) - 1
 NEVER = np.int64(1) << np.int64(60)  # "does not expire"
 _EPS = 1e-9  # guards floor() against 12.3 * 100 = 1229.9999...
 _EPOCH = date(1970, 1, 1)
+_LUT_MAX_DAYS = 100_000
 
 # numpy's dtype generics fight every ufunc result; the names document intent
 IntArray = npt.NDArray[Any]
@@ -92,22 +94,30 @@ def seconds_to_date(t: int) -> date:
     return _EPOCH + timedelta(days=int(t) // SECONDS_PER_DAY)
 
 
-def _days(t: IntArray) -> npt.NDArray[Any]:
-    return (t // SECONDS_PER_DAY).astype("datetime64[D]")
+def _per_day(t: IntArray, fn: Callable[[npt.NDArray[Any]], IntArray]) -> IntArray:
+    """``fn`` (datetime64[D] days → int64) of each time's day, through a lookup table over the
+    few hundred days the times span (a calendar conversion per element is ten times slower)."""
+    d = np.asarray(t, dtype=np.int64) // SECONDS_PER_DAY
+    if not len(d):
+        return np.zeros(0, dtype=np.int64)
+    d0 = int(d.min())
+    span = int(d.max()) - d0 + 1
+    if span > _LUT_MAX_DAYS:
+        return fn(d.astype("datetime64[D]"))
+    lut = fn(np.arange(d0, d0 + span, dtype=np.int64).astype("datetime64[D]"))
+    return lut[d - d0]
 
 
-def _month_index(t: IntArray) -> IntArray:
+def month_index(t: IntArray) -> IntArray:
     """Months since January 1970 of each time."""
-    return _days(t).astype("datetime64[M]").astype(np.int64)
+    return _per_day(t, lambda d: d.astype("datetime64[M]").astype(np.int64))
 
 
 def _year(t: IntArray) -> IntArray:
-    return _days(t).astype("datetime64[Y]").astype(np.int64) + 1970
+    return _per_day(t, lambda d: d.astype("datetime64[Y]").astype(np.int64) + 1970)
 
 
-def _add_months(t: IntArray, months: int) -> IntArray:
-    """Midnight of the same day of the month ``months`` later (31 Aug + 6 → 28/29 Feb)."""
-    d = _days(t)
+def _plus_months(d: npt.NDArray[Any], months: int) -> IntArray:
     m = d.astype("datetime64[M]")
     dom = (d - m.astype("datetime64[D]")).astype(np.int64)
     m2 = m + np.timedelta64(months, "M")
@@ -115,7 +125,12 @@ def _add_months(t: IntArray, months: int) -> IntArray:
         np.int64
     ) - 1
     out = m2.astype("datetime64[D]") + np.minimum(dom, last).astype("timedelta64[D]")
-    return out.astype(np.int64) * SECONDS_PER_DAY
+    return out.astype(np.int64)
+
+
+def _add_months(t: IntArray, months: int) -> IntArray:
+    """Midnight of the same day of the month ``months`` later (31 Aug + 6 → 28/29 Feb)."""
+    return _per_day(t, lambda d: _plus_months(d, months)) * SECONDS_PER_DAY
 
 
 def _floor(x: FloatArray) -> IntArray:
@@ -192,12 +207,19 @@ class _Stream:
         self.cust = cust
         self.t = t
         self.lo = lo
-        self.key = (cust << _SHIFT) | np.clip(t - lo, 0, _MAX_OFFSET)
         self.first = _firsts(cust)
         self.cums: dict[str, IntArray] = {}
+        self._key: IntArray | None = None
+
+    @property
+    def key(self) -> IntArray:
+        """(customer << _SHIFT | seconds since the start), sorted: for binary searches."""
+        if self._key is None:
+            self._key = (self.cust << _SHIFT) | np.clip(self.t - self.lo, 0, _MAX_OFFSET)
+        return self._key
 
     def add(self, name: str, values: IntArray) -> IntArray:
-        self.cums[name] = _seg_cumsum(values.astype(np.int64), self.first)
+        self.cums[name] = _seg_cumsum(np.asarray(values, dtype=np.int64), self.first)
         return self.cums[name]
 
     def total(self, name: str, cust: IntArray, when: IntArray, *, inclusive: bool) -> IntArray:
@@ -370,32 +392,50 @@ def _orders(
     for rules in line_factors:
         running: list[str] = []
         for rule in rules:
-            column = "lv.category" if rule.on == "category" else "lv.product"  # allow-list
+            column = "l.category" if rule.on == "category" else "l.product"  # allow-list
             params[f"m{n}"] = rule.value
             params[f"f{n}"] = float(rule.factor)
             running.append(f"(CASE WHEN {column} = $m{n} THEN $f{n} ELSE 1.0 END)")
             lf_cols.append(f"sum(v * {' * '.join(running)}) / nullif(sum(v), 0) AS lf{n}")
-            cols.append(f"coalesce(lf.lf{n}, 1.0) AS lf{n}")
             n += 1
     if with_ids:
         cols += ["o.order_id", "o.source_order_id", "o.customer_id", "o.ordered_at"]
-    sql = ""
-    join = ""
+    cols.append("hash(o.order_id) AS k")
+    base = f"SELECT {', '.join(cols)} FROM orders o WHERE {where}"  # noqa: S608 - fixed SQL; values are bound
     if lf_cols:
+        # line shares per order, joined on the order id's hash (a number joins faster)
         sql = (
-            f"WITH w AS (SELECT o.order_id FROM orders o WHERE {where}), "  # noqa: S608 - fixed SQL; values are bound
-            "lv AS (SELECT l.order_id, l.category, l.product, "
+            f"WITH o AS ({base}), lf AS (SELECT o.k, {', '.join(lf_cols)} FROM (SELECT "  # noqa: S608 - fixed SQL; values are bound
+            "hash(l.order_id) AS k, l.category, l.product, "
             "CAST(coalesce(l.unit_price, 0) * coalesce(l.quantity, 0) AS DOUBLE) AS v "
-            "FROM order_lines l JOIN w USING (order_id)), "
-            f"lf AS (SELECT lv.order_id, {', '.join(lf_cols)} "
-            "FROM lv GROUP BY lv.order_id) "
+            "FROM order_lines l) l JOIN o USING (k) GROUP BY o.k) "
+            "SELECT o.*, " + ", ".join(f"coalesce(lf.lf{i}, 1.0) AS lf{i}" for i in range(n))
+            + " FROM o LEFT JOIN lf USING (k)"
         )
-        join = " LEFT JOIN lf ON lf.order_id = o.order_id"
-    sql += (
-        f"SELECT {', '.join(cols)} FROM orders o{join} WHERE {where} "  # noqa: S608 - fixed SQL; values are bound
-        "ORDER BY h, t, hash(o.order_id)"
-    )
-    return dict(conn.execute(sql, params).fetchnumpy())
+    else:
+        sql = base
+    out = {k: np.asarray(v) for k, v in conn.execute(sql, params).fetchnumpy().items()}
+    order = _customer_time_order(out["h"], out["t"], out["k"])
+    return {k: v[order] for k, v in out.items()}
+
+
+def _customer_time_order(h: npt.NDArray[Any], t: IntArray, k: npt.NDArray[Any]) -> IntArray:
+    """Row order by (customer hash, time), ties by the order id's hash: the same for every run
+    whatever order the database returned the rows in."""
+    order = np.lexsort((t, h))
+    if len(order) < 2:
+        return order
+    hs, ts = h[order], t[order]
+    tie = (hs[1:] == hs[:-1]) & (ts[1:] == ts[:-1])
+    if tie.any():
+        rows = np.zeros(len(order), dtype=bool)
+        rows[1:] |= tie
+        rows[:-1] |= tie
+        pos = np.flatnonzero(rows)
+        block = np.cumsum(~np.concatenate([[False], tie])[pos])
+        sub = np.lexsort((k[order[pos]], block))
+        order[pos] = order[pos][sub]
+    return order
 
 
 def _net_revenue(
@@ -538,6 +578,8 @@ def run_replay(
     nv = len(segs)
 
     def version_of(t: IntArray) -> IntArray:
+        if nv == 1:
+            return np.zeros(len(t), dtype=np.int64)
         return np.clip(np.searchsorted(starts, t, side="right") - 1, 0, nv - 1)
 
     rules: list[RuleInfo] = []
@@ -569,11 +611,11 @@ def run_replay(
         line_factors=[[r for _, r in lr] for lr in line_rules], channels=channels, codes=codes,
         customer_id=customer_id, with_ids=with_ids,
     )
-    o_h = od["h"].astype(np.uint64)
-    o_t = od["t"].astype(np.int64)
-    o_net = od["net"].astype(np.float64)
-    o_cents = od["cents"].astype(np.int64)
-    o_ship = od["shipping"].astype(np.float64)
+    o_h = np.asarray(od["h"], dtype=np.uint64)
+    o_t = np.asarray(od["t"], dtype=np.int64)
+    o_net = np.asarray(od["net"], dtype=np.float64)
+    o_cents = np.asarray(od["cents"], dtype=np.int64)
+    o_ship = np.asarray(od["shipping"], dtype=np.float64)
     n_o = len(o_h)
     o_ch = od["ch"].astype(np.int64) if channels else np.full(n_o, -1, dtype=np.int64)
     o_code = od["code"].astype(np.int64) if codes else np.full(n_o, -1, dtype=np.int64)
@@ -608,7 +650,7 @@ def run_replay(
             account(rule_id(v, "earn", r.label(p.points, currency)), B + o_net * r.rate)
         base = B.copy()
         for _, r in line_rules[v]:
-            lf = od[f"lf{col}"].astype(np.float64)
+            lf = np.asarray(od[f"lf{col}"], dtype=np.float64)
             col += 1
             account(rule_id(v, "earn", r.label(p.points, currency)), base * lf)
         for r in p.rules_of(Multiplier):
@@ -735,13 +777,18 @@ def run_replay(
         perm = np.arange(n_o)
     s_is_order = perm < n_o
     s_src = np.where(s_is_order, perm, perm - n_o)
-    s_cust = np.concatenate([o_cust, b_cust])[perm].astype(np.int64)
-    s_t = np.concatenate([o_t, b_t])[perm].astype(np.int64)
+    if n_b:
+        s_cust = np.concatenate([o_cust, b_cust])[perm].astype(np.int64)
+        s_t = np.concatenate([o_t, b_t])[perm].astype(np.int64)
+        q_points = np.concatenate([o_pre, b_points])[perm].astype(np.int64)
+        q_cents = np.concatenate([o_cents, np.zeros(n_b, dtype=np.int64)])[perm]
+    else:
+        s_cust, s_t, q_points, q_cents = o_cust, o_t, o_pre, o_cents
     stream = _Stream(s_cust, s_t, lo_sec)
-    q_points = np.concatenate([o_pre, b_points])[perm].astype(np.int64)
-    q_cents = np.concatenate([o_cents, np.zeros(n_b, dtype=np.int64)])[perm]
-    stream.add("points", q_points.astype(np.int64))
-    stream.add("spend", q_cents.astype(np.int64))
+    if any(seg.program.tiers is not None and seg.program.tiers.basis == "points" for seg in segs):
+        stream.add("points", q_points)
+    if any(seg.program.tiers is not None and seg.program.tiers.basis == "spend" for seg in segs):
+        stream.add("spend", q_cents)
     s_v = version_of(s_t)
 
     # --- tiers ---------------------------------------------------------------------------------
@@ -751,6 +798,17 @@ def run_replay(
     n_years = (hi_d - timedelta(days=1)).year - y0 + 1
     jan1 = [day_seconds(date(y0 + k, 1, 1)) for k in range(n_years + 1)]
     all_c = np.arange(n_cust, dtype=np.int64)
+    n_s = len(s_t)
+    s_yk = np.clip(_year(s_t) - y0, 0, n_years - 1)
+    # each customer's running total at every 1 January of the window (k = 0 .. n_years; the
+    # last column is the total): the tier arithmetic reads these instead of searching
+    at_jan1: dict[str, IntArray] = {}
+    for basis in {s.program.tiers.basis for s in segs if s.program.tiers is not None}:
+        vals = q_points if basis == "points" else q_cents
+        per_year = np.bincount(s_cust * n_years + s_yk, weights=vals, minlength=n_cust * n_years)
+        cum = np.zeros((n_cust, n_years + 1), dtype=np.int64)
+        cum[:, 1:] = np.cumsum(np.rint(per_year).astype(np.int64).reshape(n_cust, n_years), axis=1)
+        at_jan1[basis] = cum
     for s in segs:
         tr = s.program.tiers
         tiers: tuple[Tier, ...] = s.program.tier_list()
@@ -766,16 +824,27 @@ def run_replay(
         )
         if tr.period == "calendar_year":
             held = np.zeros((n_cust, n_years), dtype=np.int64)
+            cum = at_jan1[tr.basis]
             for k in range(1, n_years):
-                y_from = stream.total(new_rule.basis, all_c, np.full(n_cust, jan1[k - 1]), inclusive=False)
-                y_to = stream.total(new_rule.basis, all_c, np.full(n_cust, jan1[k]), inclusive=False)
-                q = new_rule.level(y_to - y_from)
+                q = new_rule.level(cum[:, k] - cum[:, k - 1])
                 held[:, k] = q if tr.demotion == "to_qualified" else np.maximum(q, held[:, k - 1] - 1)
             new_rule.held = held
         tier_rules.append(new_rule)
 
-    def evaluate(v: int, cust: IntArray, T: IntArray, S: IntArray, mode: str) -> tuple[IntArray, IntArray]:
-        """(level, qualifying) under version v's rules; S = running total at T (see modes)."""
+    def running_before(basis: str, cust: IntArray, when: int) -> IntArray:
+        """S(< when) per customer; a 1 January or the end reads the table, others search."""
+        if when in jan1:
+            return at_jan1[basis][cust, jan1.index(when)]
+        if when >= hi_sec:
+            return at_jan1[basis][cust, n_years]
+        return stream.total(basis, cust, np.full(len(cust), when, dtype=np.int64), inclusive=False)
+
+    def evaluate(v: int, cust: IntArray, T: IntArray, S: IntArray, mode: str,
+                 yk: IntArray | None = None) -> tuple[IntArray, IntArray]:
+        """(level, qualifying) under version v's rules; S = running total at T.
+
+        Modes: "event" (at an event, S given by its position), "before" (just before T) and
+        "at" (at T, before any event at T)."""
         rule = tier_rules[v]
         if rule is None:
             return np.zeros(len(cust), dtype=np.int64), np.zeros(len(cust), dtype=np.int64)
@@ -786,14 +855,12 @@ def run_replay(
             lower = stream.total(rule.basis, cust, T - W, inclusive=mode != "before")
             q = S - lower
             return rule.level(q), q
-        year_t = T - 1 if mode == "before" else T
-        yk = np.clip(_year(year_t) - y0, 0, n_years - 1)
-        lower = stream.total(rule.basis, cust, np.asarray(jan1, dtype=np.int64)[yk], inclusive=False)
-        q = S - lower
+        if yk is None:
+            yk = np.clip(_year(T - 1 if mode == "before" else T) - y0, 0, n_years - 1)
+        q = S - at_jan1[rule.basis][cust, yk]
         assert rule.held is not None
         return np.maximum(rule.level(q), rule.held[cust, yk]), q
 
-    n_s = len(s_t)
     lvl_before = np.zeros(n_s, dtype=np.int64)
     lvl_after = np.zeros(n_s, dtype=np.int64)
     q_after = np.zeros(n_s, dtype=np.int64)
@@ -801,11 +868,11 @@ def run_replay(
         rule = tier_rules[v]
         if rule is None:
             continue
-        m = s_v == v if nv > 1 else np.ones(n_s, dtype=bool)
+        m: Any = s_v == v if nv > 1 else slice(None)
         cum = stream.cums[rule.basis]
         own = q_points if rule.basis == "points" else q_cents
-        lb, _ = evaluate(v, s_cust[m], s_t[m], (cum - own)[m], "event")
-        la, qa = evaluate(v, s_cust[m], s_t[m], cum[m], "event")
+        lb, _ = evaluate(v, s_cust[m], s_t[m], (cum - own)[m], "event", s_yk[m])
+        la, qa = evaluate(v, s_cust[m], s_t[m], cum[m], "event", s_yk[m])
         lvl_before[m], lvl_after[m], q_after[m] = lb, la, qa
 
     # --- tier multiplier, caps ------------------------------------------------------------------
@@ -838,7 +905,7 @@ def run_replay(
             else:
                 period = {
                     "day": o_t // SECONDS_PER_DAY,
-                    "month": _month_index(o_t),
+                    "month": month_index(o_t),
                     "year": _year(o_t),
                     "program": np.zeros(n_o, dtype=np.int64),
                 }[cap.per]
@@ -997,8 +1064,8 @@ def run_replay(
             tt = np.full(len(c), J, dtype=np.int64)
             vb, va = int(version_of(np.asarray([J - 1]))[0]), int(version_of(np.asarray([J]))[0])
             rb, ra = tier_rules[vb], tier_rules[va]
-            Sb = stream.total(rb.basis, c, tt, inclusive=False) if rb else np.zeros(len(c), np.int64)
-            Sa = stream.total(ra.basis, c, tt, inclusive=False) if ra else np.zeros(len(c), np.int64)
+            Sb = running_before(rb.basis, c, J) if rb else np.zeros(len(c), np.int64)
+            Sa = running_before(ra.basis, c, J) if ra else np.zeros(len(c), np.int64)
             lb, _ = evaluate(vb, c, tt, Sb, "before")
             la, qa = evaluate(va, c, tt, Sa, "at")
             d = lb != la
@@ -1021,7 +1088,7 @@ def run_replay(
     basis_end = rule_end.basis if rule_end else "points"
     if n_cust:
         T = np.full(n_cust, hi_sec, dtype=np.int64)
-        S = stream.total(basis_end, all_c, T, inclusive=False)
+        S = running_before(basis_end, all_c, hi_sec) if rule_end else np.zeros(n_cust, np.int64)
         end_level, end_q = evaluate(v_end, all_c, T, S, "before")
         if rule_end is not None and rule_end.held is not None:
             end_held = rule_end.held[:, n_years - 1]

@@ -34,6 +34,7 @@ from relmark_core.loyalty.replay import (
     Replay,
     Segment,
     connection_of,
+    month_index,
     run_replay,
 )
 from relmark_core.metrics.rfm import money_text
@@ -151,7 +152,7 @@ def _by_month(t: Any, weights: Any, m0: int, n: int, hi_sec: int) -> Any:
     keep = t < hi_sec
     if not keep.any():
         return np.zeros(n)
-    m = (t[keep] // SECONDS_PER_DAY).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) - m0
+    m = month_index(t[keep]) - m0
     return np.bincount(m, weights=np.asarray(weights, dtype=np.float64)[keep], minlength=n)[:n]
 
 
@@ -246,8 +247,7 @@ def summarise(rep: Replay, program: LoyaltyProgram) -> SimulationResult:
     member = rep.first_t < hi
 
     def month_of(t: Any) -> Any:
-        m = (np.asarray(t, dtype=np.int64) // SECONDS_PER_DAY).astype("datetime64[D]")
-        return np.clip(m.astype("datetime64[M]").astype(np.int64) - m0, 0, nm - 1)
+        return np.clip(month_index(np.asarray(t, dtype=np.int64)) - m0, 0, nm - 1)
 
     cells: list[Any] = [month_of(rep.first_t[member]) * L]  # joining: into level 0
     signs: list[Any] = [np.ones(int(member.sum()))]
