@@ -41,13 +41,18 @@ from relmark_ui.widgets import fmt_money, metric_card, url_choice, url_text, url
 
 PAGE_SIZE = 50
 TABLE_HEIGHT = 600
+ROW_HEIGHT = 35  # st.dataframe's row height, to fit short tables to their rows
 COMMENTS_SHOWN = 20
+TIMELINE_PAD_DAYS = 15  # room either side of the first and last order (one order is a dot, not a day)
+KIND_LABELS = {"nps": "NPS", "csat": "CSAT", "review": "Review"}
 PROFILE_PARAM = "customer"
 SORT_LABELS = {
-    "name": "Name", "email": "Email", "location": "Location", "first_order": "First order",
-    "last_order": "Last order", "orders": "Orders", "net_spend": "Net spend",
-    "rfm_group": "RFM group", "nps": "Latest NPS",
+    "name": "Name", "email": "Email", "rfm_group": "RFM group", "orders": "Orders",
+    "net_spend": "Net spend", "last_order": "Last order", "first_order": "First order",
+    "nps": "Latest NPS", "location": "Location",
 }
+# who, their group, their value and recency first; location and tags last (scroll right)
+TABLE_COLUMNS = [*SORT_LABELS, "tags"]
 LATEST_NPS_HELP = (
     "The customer's latest NPS answer (0–10): 9–10 promoter, 7–8 passive, 0–6 detractor."
 )
@@ -79,7 +84,7 @@ def customer_list() -> None:
         "or country.",
     )
     sort = url_choice(
-        "Sort by", list(SORT_COLUMNS), key="cu_sort", param="sort", default=DEFAULT_SORT,
+        "Sort by", [c for c in SORT_LABELS if c in SORT_COLUMNS], key="cu_sort", param="sort", default=DEFAULT_SORT,
         format_func=lambda c: SORT_LABELS[c], where=c2,
         help="Sorts all matching customers, not only this page; empty values go last.",
     )
@@ -127,26 +132,32 @@ def customer_list() -> None:
             shown,
             key="cu_table",
             on_select="rerun",
-            selection_mode="single-row",
+            selection_mode=["single-row", "single-cell"],  # a click on any cell opens it too
             hide_index=True,
-            height=TABLE_HEIGHT,
-            column_order=list(SORT_LABELS)[:8] + ["tags", "nps"],
+            height=min(TABLE_HEIGHT, (len(shown) + 1) * ROW_HEIGHT + 3),
+            placeholder="—",
+            column_order=TABLE_COLUMNS,
             column_config={
-                "name": st.column_config.TextColumn("Name", width="medium"),
-                "email": st.column_config.TextColumn("Email", width="medium"),
-                "location": st.column_config.TextColumn("Location"),
-                "first_order": date_column("First order", help=ORDER_DATE_HELP.format(which="first")),
-                "last_order": date_column("Last order", help=ORDER_DATE_HELP.format(which="last")),
-                "orders": count_column("Orders", help=definition("frequency").help),
-                "net_spend": money_column("Net spend", currency, help=definition("monetary").help),
-                "rfm_group": st.column_config.TextColumn("RFM group", help=definition("rfm_group").help),
-                "tags": st.column_config.TextColumn("Tags"),
-                "nps": st.column_config.NumberColumn("Latest NPS", format="%d", help=LATEST_NPS_HELP),
+                "name": st.column_config.TextColumn("Name", width=145),
+                "email": st.column_config.TextColumn("Email", width=215),
+                "rfm_group": st.column_config.TextColumn(
+                    "RFM group", width=125, help=definition("rfm_group").help),
+                "orders": count_column("Orders", width=60, help=definition("frequency").help),
+                "net_spend": money_column(
+                    "Net spend", currency, width=90, help=definition("monetary").help),
+                "last_order": date_column(
+                    "Last order", width=92, help=ORDER_DATE_HELP.format(which="last")),
+                "first_order": date_column(
+                    "First order", width=92, help=ORDER_DATE_HELP.format(which="first")),
+                "nps": st.column_config.NumberColumn(
+                    "NPS", format="%d", width=52, help=LATEST_NPS_HELP),
+                "location": st.column_config.TextColumn("Location", width=150),
+                "tags": st.column_config.TextColumn("Tags", width=150),
             },
         )
-    rows = event.selection.rows
-    if rows and rows[0] < len(df):
-        st.query_params[PROFILE_PARAM] = str(df["customer_id"].iloc[rows[0]])
+    picked = [*event.selection.rows, *(cell[0] for cell in event.selection.cells)]
+    if picked and 0 <= picked[0] < len(df):
+        st.query_params[PROFILE_PARAM] = str(df["customer_id"].iloc[picked[0]])
         st.rerun()
 
 
@@ -172,9 +183,12 @@ def _timeline(p: CustomerProfile) -> None:
                 "refunds": "Refunds", "items": "Items", "channel": "Channel",
                 "code": "Discount code"},
     )
+    first, last = orders["ordered_at"].min(), orders["ordered_at"].max()
+    pad = max((last - first) * 0.05, pd.Timedelta(days=TIMELINE_PAD_DAYS))
     fig.update_traces(marker={"size": 11, "line": {"width": 1, "color": "white"}})
     fig.update_layout(height=260, margin={"l": 10, "r": 10, "t": 10, "b": 10},
-                      legend={"orientation": "h", "y": 1.12, "x": 0})
+                      legend={"orientation": "h", "y": 1.12, "x": 0},
+                      xaxis={"range": [first - pad, last + pad]}, yaxis={"rangemode": "tozero"})
     st.plotly_chart(fig, key="cu_timeline", width="stretch")
 
 
@@ -238,7 +252,7 @@ def _feedback(p: CustomerProfile) -> None:
         return
     st.dataframe(
         truncate_columns(fb, ["comment", "title", "product"]),
-        key="cu_feedback", hide_index=True,
+        key="cu_feedback", hide_index=True, placeholder="—",
         column_config={
             "answered_at": date_column("Answered"),
             "kind": st.column_config.TextColumn("Kind"),
@@ -255,7 +269,8 @@ def _feedback(p: CustomerProfile) -> None:
     st.markdown("**Comments in full**")
     for rec in with_text.head(COMMENTS_SHOWN).to_dict("records"):
         score = "" if pd.isna(rec["score"]) else f" {int(rec['score'])}"
-        st.caption(f"{_when(rec['answered_at'])} · {plain(rec['kind'])}{score}")
+        kind = KIND_LABELS.get(str(rec["kind"]), str(rec["kind"]))
+        st.caption(f"{_when(rec['answered_at'])} · {plain(kind)}{score}")
         st.text(str(rec["comment"]))
     if len(with_text) > COMMENTS_SHOWN:
         st.caption(f"The {COMMENTS_SHOWN} newest of {len(with_text)} comments.")
@@ -272,9 +287,9 @@ def customer_detail(customer_id: str) -> None:
     d = p.details
     st.subheader(plain(d.get("name") or d.get("email") or customer_id))
     facts = [d.get("email"), d.get("location"), f"customer id {customer_id}"]
-    st.caption(" · ".join(plain(x) for x in facts if x))
+    st.text(" · ".join(str(x) for x in facts if x))  # plain text: an email is not made a link
 
-    m = st.columns(5)
+    m = st.columns([1, 1.3, 1.5, 1.5, 0.9])  # dates need the room at the metric font size
     metric_card("frequency", d["orders"], where=m[0])
     metric_card("monetary", d["net_spend"], currency=d["currency"], where=m[1])
     m[2].metric("First order", _when(d["first_order"]), help=ORDER_DATE_HELP.format(which="first"))
@@ -302,7 +317,7 @@ def customer_detail(customer_id: str) -> None:
     )
     with t_orders:
         st.dataframe(
-            p.orders, key="cu_orders", hide_index=True,
+            p.orders, key="cu_orders", hide_index=True, placeholder="—",
             column_config={
                 "order_id": st.column_config.TextColumn("Order"),
                 "ordered_at": st.column_config.DatetimeColumn("Ordered (UTC)", format="D MMM YYYY, HH:mm"),
@@ -324,7 +339,7 @@ def customer_detail(customer_id: str) -> None:
         with a:
             st.dataframe(
                 truncate_columns(p.products, ["product", "category"]), key="cu_products",
-                hide_index=True,
+                hide_index=True, placeholder="—",
                 column_config={
                     "product": st.column_config.TextColumn("Product", width="medium"),
                     "category": st.column_config.TextColumn("Category"),
@@ -336,7 +351,7 @@ def customer_detail(customer_id: str) -> None:
         with b:
             st.dataframe(
                 truncate_columns(p.categories, ["category"]), key="cu_categories",
-                hide_index=True,
+                hide_index=True, placeholder="—",
                 column_config={
                     "category": st.column_config.TextColumn("Category"),
                     "quantity": count_column("Quantity"),

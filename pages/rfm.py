@@ -49,7 +49,8 @@ from relmark_ui.widgets import fmt_money, url_choice, url_date, url_range
 
 SHADES = {"customers": "Customers", "revenue": "Revenue"}
 DEFAULT_SHADE = "customers"
-GRID_HEIGHT = 470
+GRID_HEIGHT = 430
+ROW_HEIGHT = 35  # st.dataframe's row height, to size tables to their rows
 ORDER_COLUMN = "order"
 EDITOR_GEN = "rfm_editor_gen"  # bumped after a save or reset, so the editor starts afresh
 FLASH = "rfm_flash"
@@ -60,8 +61,9 @@ currency = ctx.src.reporting_currency
 st.title("RFM groups")
 st.caption(
     "Every customer with a counted order gets a 1–5 score for **R**ecency, **F**requency and "
-    "**M**onetary value, and the first group below whose score ranges fit them. Edit the groups "
-    "at the bottom of the page."
+    "**M**onetary value, and the first group whose score ranges fit them. Edit the groups at "
+    "the bottom of the page. The sidebar's period does not apply here: scores use every order "
+    "before the *Scores as of* date."
 )
 
 groups: tuple[RfmGroup, ...] = compute(load_groups_for)
@@ -84,7 +86,8 @@ def heatmap(grid: pd.DataFrame, shade: str, labels: dict[tuple[int, int], list[s
             n, rev = cells[(r, f)]
             names = " / ".join(chart_text(x) for x in labels[(r, f)]) or "no group"
             z_row.append(n if shade == "customers" else rev)
-            t_row.append(f"<b>{names}</b><br>{n:,} · {compact_money(rev, currency)}")
+            t_row.append(f"<b>{names}</b><br>{n:,} · {compact_money(rev, currency)}" if n
+                         else f"{names}<br>–")
             h_row.append(
                 f"<b>R{r} F{f}</b> → {names}<br>{n:,} customers ({n / total_c:.1%})<br>"
                 f"Revenue {chart_text(fmt_money(rev, currency))} ({rev / total_r:.1%})"
@@ -154,13 +157,6 @@ else:
     summary = compute(rfm_group_summary, as_of=as_of, groups=groups)
     scored = int(full_grid["customers"].sum())
 
-    for msg in rfm_check_groups(groups):
-        st.warning(plain(msg), icon=":material/rule:")
-    if unmatched := unmatched_warning(summary):
-        st.warning(plain(unmatched), icon=":material/person_off:")
-    if unused := unused_scores_warning(full_grid):
-        st.info(plain(unused), icon=":material/info:")
-
     m_words = "" if (m_lo, m_hi) == (1, SCORE_LEVELS) else (
         f", M score {m_lo}" if m_lo == m_hi else f", M score {m_lo}–{m_hi}"
     )
@@ -175,39 +171,53 @@ else:
     )
     labels = grid_cell_groups(groups, m_min=m_lo, m_max=m_hi)
     st.plotly_chart(heatmap(grid, shade, labels), key="rfm_grid", width="stretch")
+    if unused := unused_scores_warning(full_grid):
+        st.info(plain(unused), icon=":material/info:")
 
     st.subheader("Groups", help=definition("rfm_group").help)
     st.caption(f"All {scored:,} scored customers (the M filter applies to the grid only).")
+    for msg in rfm_check_groups(groups):
+        st.warning(plain(msg), icon=":material/rule:")
+    if unmatched := unmatched_warning(summary):
+        st.warning(plain(unmatched), icon=":material/person_off:")
     st.dataframe(
-        summary, key="rfm_summary", hide_index=True,
+        summary, key="rfm_summary", hide_index=True, placeholder="—",
+        height=(len(summary) + 1) * ROW_HEIGHT + 3,
         column_order=["group", "customers", "share", "revenue", "revenue_share", "aov",
-                      "median_days_since_last_order", "rule", "action"],
+                      "median_days_since_last_order", "action", "rule"],
         column_config={
-            "group": st.column_config.TextColumn("Group", help=definition("rfm_group").help),
+            "group": st.column_config.TextColumn(
+                "Group", width=125, help=definition("rfm_group").help),
             "customers": count_column(
-                "Customers", help="Customers with counted orders before the as-of date whose "
-                f"scores put them in this group. A counted order is {COUNTED_ORDER}."),
+                "Customers", width=80, help="Customers with counted orders before the as-of "
+                f"date whose scores put them in this group. A counted order is {COUNTED_ORDER}."),
             "share": share_column(
-                "Share", help="The group's customers divided by all customers with counted "
-                "orders before the as-of date."),
+                "Share", width=58, help="The group's customers divided by all customers with "
+                "counted orders before the as-of date."),
             "revenue": money_column(
-                "Revenue", currency, help="Net revenue of the group's counted orders before the "
-                f"as-of date, in {currency}: {NET_REVENUE}."),
+                "Revenue", currency, width=95, help="Net revenue of the group's counted orders "
+                f"before the as-of date, in {currency}: {NET_REVENUE}."),
             "revenue_share": share_column(
-                "Share of revenue", help="The group's revenue divided by the revenue of all "
+                "Rev. share", width=75, help="The group's revenue divided by the revenue of all "
                 "scored customers."),
-            "aov": money_column("AOV", currency, help=definition("aov").help),
+            "aov": money_column("AOV", currency, width=68, help=definition("aov").help),
             "median_days_since_last_order": st.column_config.NumberColumn(
-                "Median days since last order", format="%.0f",
-                help="Half the group ordered more recently than this. "
+                "Median days", format="%.0f", width=80,
+                help="Median days since the last order: half the group ordered more recently. "
                 + definition("recency_days").help),
+            "action": st.column_config.TextColumn("Suggested action", width=400),
             "rule": st.column_config.TextColumn(
-                "Scores", help="The R, F and M score ranges that define the group."),
-            "action": st.column_config.TextColumn("Suggested action", width="large"),
+                "Scores", width=150, help="The R, F and M score ranges that define the group."),
         },
     )
     if summary["group"].eq(NO_GROUP).any():
         st.caption(f"“{NO_GROUP}” counts customers whose scores fit none of the groups.")
+    with st.expander("What each group means and what to do"):
+        for g in groups:
+            st.markdown(
+                f"**{plain(g.name)}** · {plain(g.rule())}  \n{plain(g.description)}  \n"
+                f"*Suggested:* {plain(g.action)}"
+            )
 
 # --- editing the groups ---------------------------------------------------------------------
 st.subheader("Edit groups")
@@ -222,7 +232,7 @@ score_help = "Whole scores from 1 to 5; both ends are included."
 score_cols = {
     f: st.column_config.NumberColumn(
         f"{f[0].upper()} {'from' if f.endswith('min') else 'to'}", min_value=1,
-        max_value=SCORE_LEVELS, step=1, format="%d", width="small",
+        max_value=SCORE_LEVELS, step=1, format="%d", width=78,
         default=1 if f.endswith("min") else SCORE_LEVELS, help=score_help,
     )
     for f in SCORE_FIELDS
@@ -232,13 +242,15 @@ edited = st.data_editor(
     key=f"rfm_editor_{st.session_state.get(EDITOR_GEN, 0)}",
     num_rows="dynamic",
     hide_index=True,
+    height=(len(frame) + 2) * ROW_HEIGHT + 3,
+    column_order=[ORDER_COLUMN, "name", *SCORE_FIELDS, "description", "action"],
     column_config={
         ORDER_COLUMN: st.column_config.NumberColumn(
-            "Order", step=1, format="%d", width="small",
+            "Order", step=1, format="%d", width=72,
             help="The first matching group wins. Renumber to reorder; new rows go last."),
-        "name": st.column_config.TextColumn("Name", required=True, width="medium"),
-        "description": st.column_config.TextColumn("Description", width="medium"),
-        "action": st.column_config.TextColumn("Suggested action", width="large"),
+        "name": st.column_config.TextColumn("Name", required=True, width=150),
+        "description": st.column_config.TextColumn("Description", width=220),
+        "action": st.column_config.TextColumn("Suggested action", width=400),
         **score_cols,
     },
 )

@@ -37,8 +37,8 @@ CELL_CHARS = 40
 ELLIPSIS = "…"
 DATE_FORMAT = "D MMM YYYY"
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "CAD": "CA$", "AUD": "A$"}
-# markdown (and Streamlit's :icon:, :color[...] and $math$) syntax characters
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$=])")
+# markdown (and Streamlit's :icon:, :color[...], $math$, autolinked emails) syntax characters
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$=@&])")
 
 
 def truncate(value: Any, limit: int = CELL_CHARS) -> str | None:
@@ -67,11 +67,11 @@ def chart_text(text: Any) -> str:
     return html.escape(" ".join(str(text).split()), quote=True)
 
 
-def money_column(label: str, currency: str, *, help: str | None = None) -> Any:
+def money_column(label: str, currency: str, *, help: str | None = None, width: Any = None) -> Any:
     """A number column shown as money in ``currency`` ("$1,234.50" or "1,234.50 CHF")."""
     symbol = CURRENCY_SYMBOLS.get(currency)
     fmt = f"{symbol}%,.2f" if symbol else f"%,.2f {currency}"
-    return st.column_config.NumberColumn(label, format=fmt, help=help)
+    return st.column_config.NumberColumn(label, format=fmt, help=help, width=width)
 
 
 def compact_money(value: float, currency: str) -> str:
@@ -85,19 +85,19 @@ def compact_money(value: float, currency: str) -> str:
     return f"{symbol}{body}" if symbol else f"{body} {currency}"
 
 
-def date_column(label: str, *, help: str | None = None) -> Any:
+def date_column(label: str, *, help: str | None = None, width: Any = None) -> Any:
     """A date column shown as "4 Mar 2025"."""
-    return st.column_config.DateColumn(label, format=DATE_FORMAT, help=help)
+    return st.column_config.DateColumn(label, format=DATE_FORMAT, help=help, width=width)
 
 
-def share_column(label: str, *, help: str | None = None) -> Any:
+def share_column(label: str, *, help: str | None = None, width: Any = None) -> Any:
     """A 0–1 share shown as a percentage."""
-    return st.column_config.NumberColumn(label, format="percent", help=help)
+    return st.column_config.NumberColumn(label, format="percent", help=help, width=width)
 
 
-def count_column(label: str, *, help: str | None = None) -> Any:
+def count_column(label: str, *, help: str | None = None, width: Any = None) -> Any:
     """A whole number with thousands separators."""
-    return st.column_config.NumberColumn(label, format="%,d", help=help)
+    return st.column_config.NumberColumn(label, format="%,d", help=help, width=width)
 
 
 def grid_cell_groups(

@@ -137,6 +137,15 @@ def test_clicking_a_row_opens_the_profile(shop_db: Path) -> None:
     assert [s.value for s in at.subheader] == ["Ann Lee"]
 
 
+def test_clicking_a_cell_opens_that_customer(shop_db: Path) -> None:
+    at = open_page("pages/customers.py")
+    at.session_state["cu_table"] = {"selection": {"rows": [], "columns": [], "cells": [[0, "email"]]}}
+    at.run()
+    assert problems(at) == []
+    assert at.query_params["customer"] in ("bob", ["bob"])
+    assert [s.value for s in at.subheader] == ["Bob Stone"]
+
+
 def test_link_opens_the_profile_with_its_reason(shop_db: Path) -> None:
     at = open_page("pages/customers.py", {"customer": "ann"})
     assert problems(at) == []
@@ -146,8 +155,8 @@ def test_link_opens_the_profile_with_its_reason(shop_db: Path) -> None:
     assert [m.value for m in at.metric][:2] == ["2", "$100.00"]
     assert [m.label for m in at.metric][5:] == ["R", "F", "M"]
     assert [m.value for m in at.metric][5:] == ["2", "4", "2"]
-    # the comment is shown exactly as written, as plain text
-    assert [t.value for t in at.text] == [COMMENT]
+    # the contact line and the comment exactly as written, as plain text
+    assert [t.value for t in at.text] == ["ann@example.com · Oslo, NO · customer id ann", COMMENT]
     assert table(at, "spend").value["product"].tolist() == ["Mug", "Sencha"]
 
     at.button(key="cu_back").click().run()
