@@ -154,7 +154,7 @@ def write_shopify_export(path: Path, start: int, stop: int, *, changed_from: int
               SELECT {select} FROM lines JOIN s USING (i) ORDER BY i, l
             ) TO '{path}' (HEADER, DELIMITER ',')"""
     )
-    rows = int(con.execute(f"SELECT sum(nlines) FROM o").fetchall()[0][0])
+    rows = int(con.execute("SELECT sum(nlines) FROM o").fetchall()[0][0])
     con.close()
     return rows
 

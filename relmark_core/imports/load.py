@@ -19,6 +19,12 @@ over rows):
 ``preview`` runs steps 1–5 and writes nothing; ``commit`` runs them again and writes.
 """
 
+# ruff: noqa: S608
+# The SQL below is assembled from this module's own pieces only: positional column names c<i>,
+# field keys checked by _ident(), literals checked by _lit() and table names from fixed lists.
+# Every value that comes from a file or a user (header names, cells, answers) is a bound
+# parameter.
+
 from __future__ import annotations
 
 import csv
@@ -358,8 +364,8 @@ def _options(
         )
     if date_order is not None and date_order not in DATE_ORDERS:
         raise InputRefused(f"The date order must be dmy or mdy; '{date_order}' was given.")
-    m = None if mapping is None else mp.mapping_from_json(mapping, kind=kind)  # type: ignore[arg-type]
-    return _Options(kind=kind, format=format, mapping=m, date_order=date_order)  # type: ignore[arg-type]
+    m = None if mapping is None else mp.mapping_from_json(mapping, kind=kind)
+    return _Options(kind=kind, format=format, mapping=m, date_order=date_order)
 
 
 def _make_plan(conn: duckdb.DuckDBPyConnection, f: rd.CsvFile, opts: _Options) -> _Plan:
@@ -870,8 +876,8 @@ def _ts_expr(plan: _Plan, key: str, v: str, q: _Params, *, to_utc: bool = True) 
             return ts
         return f"timezone('UTC', timezone({q.p(local_zone)}, {ts}))"
 
-    offset_cast = ("timezone('UTC', TRY_CAST(replace(replace({v}, ' -', '-'), ' +', '+') "
-                   "AS TIMESTAMPTZ))").format(v=v)
+    offset_cast = (f"timezone('UTC', TRY_CAST(replace(replace({v}, ' -', '-'), ' +', '+') "
+                   "AS TIMESTAMPTZ))")
     if conv.offsets == "shopify" and to_utc:
         iso = f"timezone('UTC', try_strptime({v}, '%Y-%m-%d %H:%M:%S %z'))"
     elif conv.offsets == "all" and to_utc:
@@ -1435,8 +1441,8 @@ def _shape_orders(conn: duckdb.DuckDBPyConnection, plan: _Plan) -> None:
     if plan.has("_line_items"):
         lines += " UNION ALL " + _packed_lines_sql(plan)
     conn.execute(f"CREATE OR REPLACE TEMP VIEW _imp_lines AS {lines}")
-    orphans = (f"NOT r.skip AND r.problem IS NULL AND NOT r.is_head AND "
-               f"r.f_order_id NOT IN (SELECT f_order_id FROM _imp_heads)")
+    orphans = ("NOT r.skip AND r.problem IS NULL AND NOT r.is_head AND "
+               "r.f_order_id NOT IN (SELECT f_order_id FROM _imp_heads)")
     code = "orphan_refund" if plan.has("_event_type") else "orphan_line"
     _add_problems(conn, plan, orphans, code, plan.column("order_id"), "r.f_order_id")
 

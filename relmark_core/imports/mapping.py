@@ -208,8 +208,8 @@ def infer_kind(header: list[str]) -> Kind | None:
     """Orders if order number, date and total map; feedback if score and date; customers if an
     email or customer id maps; otherwise None."""
     for kind in ("orders", "feedback", "customers"):
-        if not missing_required(propose_mapping(header, kind)):  # type: ignore[arg-type]
-            return kind  # type: ignore[return-value]
+        if not missing_required(propose_mapping(header, kind)):
+            return kind
     return None
 
 

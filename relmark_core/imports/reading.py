@@ -448,8 +448,9 @@ def read_csv_sql(
     n = len(f.header)
     spec = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n)) + ", 'c_extra': 'VARCHAR'"
     cols = ", ".join(f"c{i}" for i in sorted(set(columns))) or "c0"
+    # Column names are c<i>; the path and the delimiter are bound parameters.
     sql = (
-        f"SELECT {cols}, c_extra FROM read_csv($csv_path, auto_detect = false, header = true, "
+        f"SELECT {cols}, c_extra FROM read_csv($csv_path, auto_detect = false, header = true, "  # noqa: S608
         f"skip = {int(f.skip_lines)}, delim = $csv_delim, quote = '\"', escape = '\"', "
         f"columns = {{{spec}}}, null_padding = true, strict_mode = false, "
         f"parallel = {'true' if parallel else 'false'})"
