@@ -10,19 +10,20 @@ or HTML).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from relmark_core import text_themes
+from relmark_core import store, text_themes
 from relmark_core.errors import RelmarkError
 from relmark_core.feedback_followup import (
     FOLLOWUP_STATUSES,
     MAX_NOTE_CHARS,
     OPEN,
+    ListStatus,
     followup_counts,
     followup_list,
     followups_csv,
@@ -34,7 +35,9 @@ from relmark_core.metrics.feedback import (
     NPS_GROUP_LABELS,
     NPS_GROUPS,
     CommentFilter,
+    Kind,
     NpsChange,
+    NpsGroup,
     behaviour_by_group,
     comment_themes,
     comments,
@@ -47,6 +50,7 @@ from relmark_core.metrics.feedback import (
 )
 from relmark_core.periods import DEFAULT_GRAIN, GRAINS
 from relmark_ui import compute, current
+from relmark_ui.context import Filters
 from relmark_ui.tables import (
     chart_text,
     count_column,
@@ -73,7 +77,7 @@ DEFAULT_BREAKDOWN = "rfm"
 ANSWER_KINDS = {"nps": "NPS answers", "csat": "CSAT answers", "review": "Reviews", "all": "All"}
 DEFAULT_ANSWER_KIND = "nps"
 ALL = "all"
-GROUP_CHOICES = {ALL: "Everyone", **{g: NPS_GROUP_LABELS[g].capitalize() for g in NPS_GROUPS}}
+GROUP_CHOICES: dict[str, str] = {ALL: "Everyone", **{g: NPS_GROUP_LABELS[g].capitalize() for g in NPS_GROUPS}}
 STATUS_CHOICES = {ALL: "Every detractor", OPEN: "Open", "contacted": "Contacted",
                   "resolved": "Resolved"}
 STATUS_LABELS = {OPEN: "Open", "contacted": "Contacted", "resolved": "Resolved"}
@@ -93,6 +97,7 @@ GROUP_COLOURS = {"promoter": "#16a34a", "passive": "#a1a1aa", "detractor": "#dc2
 FLASH = "fb_flash"
 PICK = "fb_fu_pick"
 CLICKED = "fb_fu_clicked"
+EXPORT = "fb_fu_export_csv"
 TABLE_GENERATION = "fb_fu_generation"
 STATUS_KEY, NOTE_KEY = "fb_fu_status", "fb_fu_note"
 SENTIMENT_NOTE = (
@@ -103,11 +108,15 @@ SENTIMENT_NOTE = (
 )
 
 ctx = current()
-f = ctx.filters
-assert f is not None
+assert ctx.filters is not None
+f: Filters = ctx.filters
 currency = ctx.src.reporting_currency
+# the sidebar's saved segment narrows every number to its members
+members = f.segment.members(ctx.src) if f.segment is not None else None
+scope: dict[str, Any] = {} if members is None else {"customers": members}
 st.title("Feedback")
-st.caption(f"{f.rng.sentence()} · reporting currency {currency}")
+st.caption(f"{f.rng.sentence()} · reporting currency {currency}"
+           + (f" · segment “{plain(f.segment.name)}”" if f.segment is not None else ""))
 
 section = url_choice(
     "Section", list(SECTIONS), key="fb_tab", param="tab", default=DEFAULT_SECTION,
@@ -189,9 +198,9 @@ def _csat_verdict(now: pd.Series, before: pd.Series) -> tuple[str, bool | None]:
 
 
 def _headlines() -> None:
-    ch = compute(nps_change, rng=f.rng)
-    csat_now = compute(score_summary, kind="csat", grain=None, rng=f.rng).iloc[-1]
-    csat_before = compute(score_summary, kind="csat", grain=None, rng=f.rng.previous()).iloc[-1]
+    ch = compute(nps_change, rng=f.rng, **scope)
+    csat_now = compute(score_summary, kind="csat", grain=None, rng=f.rng, **scope).iloc[-1]
+    csat_before = compute(score_summary, kind="csat", grain=None, rng=f.rng.previous(), **scope).iloc[-1]
     csat_text, csat_apart = _csat_verdict(csat_now, csat_before)
     nps_def, csat_def = definition("nps"), definition("csat")
 
@@ -271,7 +280,7 @@ def _trend(kind: str) -> None:
         "Group by", list(GRAINS), key="fb_grain", param="grain", default=DEFAULT_GRAIN,
         format_func=str.capitalize, horizontal=True,
     )
-    df = compute(score_summary, kind=kind, grain=grain, rng=f.rng)
+    df = compute(score_summary, kind=kind, grain=grain, rng=f.rng, **scope)
     periods = _plot_frame(df[df["period"] != "all"], kind)
     if int(periods["responses"].sum()) == 0:
         st.info(f"No {SCORE_LABELS[kind]} answers in this period. Pick a longer date range in "
@@ -314,7 +323,7 @@ def _breakdown(kind: str) -> None:
     )
     assert by in BREAKDOWNS
     try:
-        df = compute(score_summary, kind=kind, grain=None, by=by, rng=f.rng, as_of=f.as_of)
+        df = compute(score_summary, kind=kind, grain=None, by=by, rng=f.rng, as_of=f.as_of, **scope)
     except RelmarkError as exc:
         st.error(str(exc))
         return
@@ -368,7 +377,7 @@ def scores_section() -> None:
 
 
 def _review_table(by: str) -> pd.DataFrame:
-    df = compute(review_summary, by=by, rng=f.rng)
+    df = compute(review_summary, by=by, rng=f.rng, **scope)
     st.dataframe(
         df.assign(**{by: df[by].map(lambda v: truncate(v, 60))}), key=f"fb_reviews_{by}",
         hide_index=True, height=min(TABLE_HEIGHT, 38 + 35 * max(len(df), 1)),
@@ -385,7 +394,7 @@ def _review_table(by: str) -> pd.DataFrame:
 
 
 def reviews_section() -> None:
-    by_category = compute(review_summary, by="category", rng=f.rng)
+    by_category = compute(review_summary, by="category", rng=f.rng, **scope)
     total = int(by_category["reviews"].sum())
     if total == 0:
         st.info("No product reviews in this period. Import a review export (Judge.me, Yotpo, "
@@ -422,18 +431,18 @@ def _comment_filter() -> CommentFilter:
     )
     kind = url_choice("Answers", list(ANSWER_KINDS), key="fb_kind", param="kind",
                       default=DEFAULT_ANSWER_KIND, format_func=ANSWER_KINDS.__getitem__, where=c2)
-    group = None
+    group: NpsGroup | None = None
     if kind == "nps":
         g = url_choice("NPS group", list(GROUP_CHOICES), key="fb_group", param="group",
                        default=ALL, format_func=GROUP_CHOICES.__getitem__, where=c3,
                        help="The group of the answer itself (its own score).")
-        group = None if g == ALL else g
-    return CommentFilter(kind=None if kind == ALL else kind, group=group, search=search or None,
-                         rng=f.rng)
+        group = None if g == ALL else cast(NpsGroup, g)
+    return CommentFilter(kind=None if kind == ALL else cast(Kind, kind), group=group,
+                         search=search or None, rng=f.rng)
 
 
 def _comment_list(flt: CommentFilter) -> None:
-    total = compute(count_comments, flt=flt)
+    total = compute(count_comments, flt=flt, **scope)
     if total == 0:
         st.info(f"No comments match: {plain(flt.sentence())}. Clear the search or pick a longer "
                 "date range.")
@@ -442,11 +451,11 @@ def _comment_list(flt: CommentFilter) -> None:
     view = flt.model_dump_json()
     if st.session_state.get("fb_comment_view") != view:  # a new filter starts on page 1
         st.session_state["fb_comment_view"] = view
-        st.session_state["fb_comment_page"] = 1
+        st.session_state.pop("fb_comment_page", None)
     caption, table = st.empty(), st.container()
     page_no = st.pagination(pages, key="fb_comment_page") if pages > 1 else 1
     first = (page_no - 1) * COMMENT_PAGE_SIZE
-    df = compute(comments, flt=flt, limit=COMMENT_PAGE_SIZE, offset=first)
+    df = compute(comments, flt=flt, limit=COMMENT_PAGE_SIZE, offset=first, **scope)
     caption.caption(
         f"{plain(flt.sentence())} · **{total:,}** {'comment' if total == 1 else 'comments'} · "
         f"showing {first + 1:,}–{first + len(df):,}, newest first."
@@ -511,11 +520,11 @@ def _terms_table(df: pd.DataFrame, key: str, shares: tuple[str, str],
 
 def _themes() -> None:
     st.subheader("Themes", help=definition("comment_themes").help)
-    det = compute(count_comments, flt=CommentFilter(group="detractor", rng=f.rng))
-    pro = compute(count_comments, flt=CommentFilter(group="promoter", rng=f.rng))
+    det = compute(count_comments, flt=CommentFilter(group="detractor", rng=f.rng), **scope)
+    pro = compute(count_comments, flt=CommentFilter(group="promoter", rng=f.rng), **scope)
     st.caption(f"From {det:,} detractor and {pro:,} promoter comments in this period; each word "
                "or phrase counts once per comment.")
-    themes = compute(comment_themes, rng=f.rng)
+    themes = compute(comment_themes, rng=f.rng, **scope)
     if themes.empty:
         st.info("Themes need comments from both detractors and promoters in this period.")
     else:
@@ -533,7 +542,7 @@ def _themes() -> None:
         st.caption("Turn on *Compare with the previous period* in the sidebar to see what "
                    "changed.")
         return
-    changes = compute(theme_changes, rng=f.rng, group="detractor")
+    changes = compute(theme_changes, rng=f.rng, group="detractor", **scope)
     if changes.empty:
         st.info("Needs detractor comments in both this period and the one before.")
         return
@@ -572,8 +581,8 @@ def _group_bars(df: pd.DataFrame, column: str, title: str, fmt: str, key: str) -
 def behaviour_section() -> None:
     st.caption(f"{LATEST_ANSWER_GROUP} Orders and revenue up to {f.as_of:%-d %b %Y}, whatever the "
                "date range.")
-    df = compute(behaviour_by_group, as_of=f.as_of)
-    at_risk = compute(revenue_at_risk, as_of=f.as_of)
+    df = compute(behaviour_by_group, as_of=f.as_of, **scope)
+    at_risk = compute(revenue_at_risk, as_of=f.as_of, **scope)
     counts = dict(zip(df["nps_group"], df["customers"], strict=True))
     c = st.columns(4)
     metric_card("revenue_at_risk", at_risk, currency=currency, where=c[0])
@@ -618,7 +627,8 @@ def behaviour_section() -> None:
 def _pick_label(rec: dict[str, Any]) -> str:
     who = rec["name"] if isinstance(rec["name"], str) else rec["email"] or rec["customer_id"]
     when = pd.Timestamp(rec["answered_at"]).strftime("%-d %b %Y")
-    return f"{when} · {truncate(who, 40)} · score {int(rec['score'])} · {rec['status']}"
+    status = STATUS_LABELS.get(rec["status"], rec["status"]).lower()
+    return f"{when} · {truncate(who, 40)} · score {int(rec['score'])} · {status}"
 
 
 def _forget_form() -> None:
@@ -634,6 +644,10 @@ def _pick_from_table(ids: list[str], key: str) -> None:
         _forget_form()
 
 
+def _orders(n: int) -> str:
+    return f"{n:,} order" + ("" if n == 1 else "s")
+
+
 def _mark_form(rec: dict[str, Any]) -> None:
     rid = str(rec["response_id"])
     status = str(rec["status"])
@@ -642,7 +656,7 @@ def _mark_form(rec: dict[str, Any]) -> None:
     st.markdown(f"**{plain(who)}**")
     contact = rec["email"] if isinstance(rec["email"], str) else f"customer id {rec['customer_id']}"
     st.text(f"{contact} · score {int(rec['score'])} on {pd.Timestamp(rec['answered_at']):%-d %b %Y}"
-            f" · {int(rec['orders']):,} orders, {fmt_money(rec['lifetime_revenue'], currency)} "
+            f" · {_orders(int(rec['orders']))}, {fmt_money(rec['lifetime_revenue'], currency)} "
             f"in all, {fmt_money(rec['revenue_12m'], currency)} in the last 12 months")
     if isinstance(rec["comment"], str) and rec["comment"].strip():
         st.text(rec["comment"])
@@ -693,7 +707,7 @@ def followup_section() -> None:
         "new answer: open again if still a detractor, gone if not."
     )
     save_error = _save_clicked()
-    counts = followup_counts(ctx.src, ctx.conn, as_of=f.as_of)
+    counts = followup_counts(ctx.src, ctx.conn, as_of=f.as_of, customers=members)
     c = st.columns(3)
     for col, s in zip(c, (OPEN, *FOLLOWUP_STATUSES), strict=True):
         col.metric(STATUS_LABELS[s], f"{counts[s]:,}", border=True,
@@ -705,20 +719,23 @@ def followup_section() -> None:
         st.success(msg, icon=":material/check_circle:")
     chosen = url_choice("Show", list(STATUS_CHOICES), key="fb_status", param="status",
                         default=ALL, format_func=STATUS_CHOICES.__getitem__, horizontal=True)
-    status = None if chosen == ALL else chosen
+    status = None if chosen == ALL else cast(ListStatus, chosen)
     total = sum(counts.values()) if status is None else counts[status]
     if total == 0:
         st.info("Nobody on this list." if status else "No detractors to follow up.")
         return
     if st.session_state.get("fb_fu_view") != chosen:  # a new filter starts on page 1
         st.session_state["fb_fu_view"] = chosen
-        st.session_state["fb_fu_page"] = 1
+        st.session_state.pop("fb_fu_page", None)
     pages = math.ceil(total / FOLLOWUP_PAGE_SIZE)
     table_slot = st.container()
     page_no = st.pagination(pages, key="fb_fu_page") if pages > 1 else 1
     first = (page_no - 1) * FOLLOWUP_PAGE_SIZE
-    df = followup_list(ctx.src, ctx.conn, as_of=f.as_of, status=status,
+    df = followup_list(ctx.src, ctx.conn, as_of=f.as_of, status=status, customers=members,
                        limit=FOLLOWUP_PAGE_SIZE, offset=first)
+    if df.empty:  # the list changed under this page number
+        st.info("Nobody on this page of the list any more. Go back to page 1.")
+        return
     ids = [str(x) for x in df["response_id"]]
     table_key = f"fb_fu_table_{st.session_state.get(TABLE_GENERATION, 0)}"
     with table_slot:
@@ -746,7 +763,9 @@ def followup_section() -> None:
                 "note": st.column_config.TextColumn("Note"),
             },
         )
-    records = {str(r["response_id"]): r for r in df.to_dict("records")}
+    records: dict[str, dict[str, Any]] = {
+        str(r["response_id"]): {str(k): v for k, v in r.items()} for r in df.to_dict("records")
+    }
     if st.session_state.get(PICK) not in records:
         st.session_state[PICK] = ids[0]
         _forget_form()
@@ -755,15 +774,31 @@ def followup_section() -> None:
         pick = st.selectbox("Answer to follow up", ids, key=PICK, on_change=_forget_form,
                             format_func=lambda i: _pick_label(records[i]))
     with right:
-        _mark_form(records[pick])
-    full = followup_list(ctx.src, ctx.conn, as_of=f.as_of, status=status)
-    st.download_button(
-        f"Download the list as CSV ({len(full):,} rows)", followups_csv(full),
-        file_name=f"detractor-follow-ups-{f.as_of.isoformat()}.csv", mime="text/csv",
-        key="fb_fu_csv", icon=":material/download:", on_click="ignore",
-        help="Every detractor shown by the filter, with value, status and note. Cells that a "
-        "spreadsheet would run as a formula start with an apostrophe.",
-    )
+        _mark_form(records[pick or ids[0]])
+    _export(chosen, status)
+
+
+def _export(chosen: str, status: ListStatus | None) -> None:
+    """The whole filtered list as CSV, built on request (a big shop has many detractors) and
+    kept until the data, the as-of date or the filter change."""
+    view = (store.data_version(ctx.conn), ctx.source_key, f.as_of.isoformat(), chosen)
+    ready = st.session_state.get(EXPORT)
+    if ready is None or ready[0] != view:
+        ready = None
+        if st.button("Export the list as CSV", key="fb_fu_export", icon=":material/table_view:",
+                     help="Every detractor the filter shows (all pages), with value, status and "
+                     "note."):
+            full = followup_list(ctx.src, ctx.conn, as_of=f.as_of, status=status,
+                                 customers=members)
+            ready = (view, followups_csv(full), len(full))
+            st.session_state[EXPORT] = ready
+    if ready is not None:
+        st.download_button(
+            f"Download the CSV ({ready[2]:,} rows)", ready[1],
+            file_name=f"detractor-follow-ups-{f.as_of.isoformat()}.csv", mime="text/csv",
+            key="fb_fu_csv", icon=":material/download:", on_click="ignore", type="primary",
+            help="Cells that a spreadsheet would run as a formula start with an apostrophe.",
+        )
 
 
 DRAW = {

@@ -20,6 +20,10 @@ Latest answers up to 03-31: ann 10, bob 9 (promoters), cy 7 (passive), dee 3, ev
 (detractors). Revenue at risk = dee's net revenue 2023-04-01 .. 2024-03-31 = 200 + 60 = $260.00.
 Follow-up list, newest first: dee (03-20), eve (02-05).
 Reviews: Sencha 2 (5, 4 -> 4.50), Mug 1 (2.00); categories tea 2 (4.50), gear 1 (2.00).
+ann and bob live in Norway, cy, dee and eve in Sweden. The saved segment "Sweden" in March: cy 7,
+dee 3 -> NPS 100 (0 - 1) / 2 = -50.0, margin 1.96 sqrt((0.5 - 0.25) / 2) 100 = 69.30; its
+comments are dee's and cy's; latest answers cy (passive), dee and eve (detractors), revenue at
+risk still $260.00.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from relmark_core import store
+from relmark_core.segments.saved import save_segment
 from tests.apptest import open_page, problems
 from tests.builders import add_customer, add_feedback, order, set_reporting
 
@@ -49,15 +54,15 @@ NOTE = "Called her; a new bag is on its way"
 
 def build_shop(conn: duckdb.DuckDBPyConnection) -> None:
     set_reporting(conn, "USD", "UTC")
-    add_customer(conn, "ann", first_name="Ann", last_name="Lee", orders=[
+    add_customer(conn, "ann", first_name="Ann", last_name="Lee", country="NO", orders=[
         order("2024-01-10", 100), order("2024-03-05", 50, lines=[("Sencha", "tea", 1, 50)])])
-    add_customer(conn, "bob", first_name="Bob", last_name="Stone", orders=[
+    add_customer(conn, "bob", first_name="Bob", last_name="Stone", country="NO", orders=[
         order("2024-02-01", 80, lines=[("Sencha", "tea", 2, 40)])])
-    add_customer(conn, "cy", first_name="Cy", last_name="Park", orders=[
+    add_customer(conn, "cy", first_name="Cy", last_name="Park", country="SE", orders=[
         order("2024-03-02", 40, lines=[("Mug", "gear", 1, 40)])])
-    add_customer(conn, "dee", first_name="Dee", last_name="Moss", orders=[
+    add_customer(conn, "dee", first_name="Dee", last_name="Moss", country="SE", orders=[
         order("2023-06-01", 200), order("2024-03-01", 60)])
-    add_customer(conn, "eve", first_name="Eve", last_name="Hart")
+    add_customer(conn, "eve", first_name="Eve", last_name="Hart", country="SE")
     add_feedback(conn, "ann", "2024-02-10", 10, comment="Always good")
     add_feedback(conn, "eve", "2024-02-05", 2, comment="Never arrived", response_id=EVE)
     add_feedback(conn, "ann", "2024-03-10", 10, comment="Great coffee, fast delivery")
@@ -132,6 +137,9 @@ def test_each_section_renders_on_demo_data(section: str, app_db: Path) -> None:
         assert len(table(at, "detractor_share")) > 0
     if section == "followup":
         assert len(table(at, "revenue_12m")) > 0
+        assert len(at.get("download_button")) == 0  # the CSV is built on request
+        at.button(key="fb_fu_export").click().run()
+        assert problems(at) == []
         assert len(at.get("download_button")) == 1
 
 
@@ -242,6 +250,9 @@ def test_marking_a_follow_up_persists(shop_db: Path) -> None:
     assert f"Note: {NOTE}" in texts(at)
     statuses = table(at, "revenue_12m").set_index("response_id")["status"]
     assert statuses.to_dict() == {DEE: "Contacted", EVE: "Open"}
+    at.button(key="fb_fu_export").click().run()
+    (download,) = at.get("download_button")
+    assert download.proto.label == "Download the CSV (2 rows)"
 
     # a new session (a reload) reads the mark from the database; resolve it there
     again = open_page(PAGE, MARCH | {"tab": "followup", "status": "contacted"})
@@ -266,3 +277,32 @@ def test_marking_an_answer_removed_meanwhile_is_refused_in_words(shop_db: Path) 
         "follow-up list and try again."
     ]
     assert saved_marks(shop_db) == []
+
+
+def test_the_sidebar_segment_narrows_the_page(shop_db: Path) -> None:
+    with store.open_db(shop_db) as conn:
+        sweden = save_segment(conn, "Sweden", {"conditions": [{"kind": "location",
+                                                              "values": ["SE"]}]})
+    at = open_page(PAGE, MARCH | {"segment": str(sweden.segment_id)})
+    assert problems(at) == []
+    assert {k: v for k, v in metrics(at).items() if k.startswith("NPS")} == {
+        "NPS": "−50.0", "NPS margin of error": "±69.3", "NPS answers": "2"}
+    assert "segment “Sweden”" in markdown_text(at)
+    at = open_page(PAGE, MARCH | {"segment": str(sweden.segment_id), "tab": "comments"})
+    assert list(table(at, "sentiment")["comment"]) == [XSS, BOLD]
+    at = open_page(PAGE, MARCH | {"segment": str(sweden.segment_id), "tab": "behaviour"})
+    assert metrics(at) == {"Revenue at risk": "$260.00", "Promoters": "0", "Passives": "1",
+                           "Detractors": "2"}
+
+
+def test_reviews_and_csat_comments_list_too(shop_db: Path) -> None:
+    at = open_page(PAGE, MARCH | {"tab": "comments", "kind": "review"})
+    assert problems(at) == []
+    listed = table(at, "sentiment")
+    assert sorted(zip(listed["product"], listed["score"], strict=True)) == [
+        ("Mug", 2), ("Sencha", 4), ("Sencha", 5)]
+    assert not at.get("selectbox") or all(s.key != "fb_group" for s in at.selectbox)
+    at.selectbox(key="fb_kind").set_value("all").run()
+    assert problems(at) == []
+    # four NPS comments and three reviews in March (the CSAT answers have no comment)
+    assert sorted(table(at, "sentiment")["kind"]) == ["nps"] * 4 + ["review"] * 3

@@ -71,8 +71,10 @@ def test_detractors_marked_contacted_survive_a_reload(page: Page, server: Server
     assert page.get_by_text("Status: Contacted").is_visible()
     assert page.get_by_text(f"Note: {NOTE}").is_visible()
 
+    page.get_by_role("button", name="Export the list as CSV").click()
+    wait_idle(page)
     with page.expect_download() as download:
-        page.get_by_role("button", name=re.compile("Download the list as CSV")).click()
+        page.get_by_role("button", name=re.compile("Download the CSV")).click()
     rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
     assert len(rows) == before["Open"]
     marked = [r for r in rows if r["status"] == "contacted"]
