@@ -414,28 +414,9 @@ def _orders(
         )
     else:
         sql = base
-    out = {k: np.asarray(v) for k, v in conn.execute(sql, params).fetchnumpy().items()}
-    order = _customer_time_order(out["h"], out["t"], out["k"])
-    return {k: v[order] for k, v in out.items()}
-
-
-def _customer_time_order(h: npt.NDArray[Any], t: IntArray, k: npt.NDArray[Any]) -> IntArray:
-    """Row order by (customer hash, time), ties by the order id's hash: the same for every run
-    whatever order the database returned the rows in."""
-    order = np.lexsort((t, h))
-    if len(order) < 2:
-        return order
-    hs, ts = h[order], t[order]
-    tie = (hs[1:] == hs[:-1]) & (ts[1:] == ts[:-1])
-    if tie.any():
-        rows = np.zeros(len(order), dtype=bool)
-        rows[1:] |= tie
-        rows[:-1] |= tie
-        pos = np.flatnonzero(rows)
-        block = np.cumsum(~np.concatenate([[False], tie])[pos])
-        sub = np.lexsort((k[order[pos]], block))
-        order[pos] = order[pos][sub]
-    return order
+    # ties (one customer, one second) by the order id's hash: the same order on every run
+    sql += " ORDER BY h, t, k"
+    return {k: np.asarray(v) for k, v in conn.execute(sql, params).fetchnumpy().items()}
 
 
 def _net_revenue(
