@@ -40,7 +40,7 @@ from relmark_core.loyalty.simulate import DEFAULT_REDEMPTION_RATE
 from relmark_core.metrics.definitions import definition
 from relmark_core.periods import DateRange, preset_range
 from relmark_ui import compute, current
-from relmark_ui.tables import count_column, money_column, plain
+from relmark_ui.tables import chart_text, count_column, money_column, plain
 from relmark_ui.widgets import fmt_money, fmt_share, metric_card, url_choice, url_text
 
 VIEWS = {"program": "Program", "simulate": "Simulate", "members": "Members", "versions": "Versions"}
@@ -277,7 +277,7 @@ def program_editor() -> None:
 def program_view() -> None:
     left, right = st.columns([3, 2])
     with left:
-        st.subheader(f"Draft: {draft.name}")
+        st.subheader(f"Draft: {plain(draft.name)}")
         if active is not None and draft == active.program:
             st.caption(f"Same as the active version {active.version_id}.")
         program_editor()
@@ -357,7 +357,9 @@ def _show_result(r: SimulationResult, current_result: SimulationResult | None) -
     with a:
         st.markdown(f"**Points by rule** ({r.points_name})")
         st.dataframe(r.by_rule, hide_index=True, key="loy_by_rule", column_config={
-            "rule": "Rule", "kind": "Kind", "points": count_column("Points")})
+            "rule": "Rule", "kind": "Kind", "points": count_column(
+                "Points", help="What each rule added to the rounded-down points of the orders "
+                "(caps take points away). " + definition("loyalty_points_issued").help)})
     with b:
         ot = r.over_time.assign(liability=r.over_time["liability"].astype(float))
         fig = px.bar(ot, x="month", y="liability",
@@ -369,7 +371,8 @@ def _show_result(r: SimulationResult, current_result: SimulationResult | None) -
     if len(r.tier_reached):
         a, b = st.columns(2)
         with a:
-            fig = px.bar(r.tier_over_time, x="month", y="members", color="tier",
+            fig = px.bar(r.tier_over_time.assign(tier=r.tier_over_time["tier"].map(chart_text)),
+                         x="month", y="members", color="tier",
                          labels={"month": "Month", "members": "Members at month end", "tier": "Tier"})
             fig.update_layout(height=CHART_HEIGHT, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                               title="Members by tier")
@@ -383,15 +386,21 @@ def _show_result(r: SimulationResult, current_result: SimulationResult | None) -
                               title="Joined and moved between tiers")
             st.plotly_chart(fig, key="loy_moves_chart", width="stretch")
         st.dataframe(r.tier_reached, hide_index=True, key="loy_tier_reached", column_config={
-            "tier": "Tier", "members": count_column("Members who reached it")})
+            "tier": "Tier", "members": count_column(
+                "Members who reached it", help="Members who were in this tier or a higher one at "
+                "some point of the period.")})
     if current_result is not None:
         st.markdown("**The active program and the draft side by side**")
         side = compare(current_result, r)
         shown = side.assign(**{c: [_fmt(v, u) for v, u in zip(side[c], side["unit"], strict=True)]
                                for c in ("current", "draft", "change")})
         st.dataframe(shown.drop(columns="unit"), hide_index=True, key="loy_side_by_side",
-                     column_config={"metric": "", "current": "Active program", "draft": "Draft",
-                                    "change": "Change"})
+                     column_config={
+                         "metric": "", "current": st.column_config.TextColumn(
+                             "Active program", help="The active version replayed over the same "
+                             "period with the same redemption rate."),
+                         "draft": "Draft", "change": st.column_config.TextColumn(
+                             "Change", help="Draft minus active program.")})
     checked = validate(draft, currency=currency, facts=facts.model_copy(update={
         "best_qualifying": r.best_qualifying, "best_period": r.period.sentence()}))
     for pr in checked:
@@ -487,7 +496,9 @@ def members_view() -> None:
                      + f" Worth {fmt_money(status.balance_value, currency)}.")
             b.metric("Tier", status.tier, help=status.tier_note)
             c.metric("Earned / redeemed / expired",
-                     f"{status.earned:,} / {status.redeemed:,} / {status.expired:,}")
+                     f"{status.earned:,} / {status.redeemed:,} / {status.expired:,}",
+                     help="Totals of the member's ledger entries of each kind, corrections "
+                     "included. " + definition("loyalty_points_expired").help)
             if status.next_tier is not None and status.progress is not None:
                 st.progress(min(max(status.progress, 0.0), 1.0),
                             text=f"{status.progress:.0%} of the way to {plain(status.next_tier)}")
@@ -505,8 +516,12 @@ def members_view() -> None:
         "balance": count_column("Balance", help=definition("loyalty_balance").help),
         "balance_value": money_column("Worth", currency),
         "earned": count_column("Earned"), "redeemed": count_column("Redeemed"),
-        "expired": count_column("Expired"), "qualifying": st.column_config.NumberColumn("Qualifying"),
-        "next_tier": "Next tier", "to_next_tier": st.column_config.NumberColumn("To next tier"),
+        "expired": count_column("Expired"),
+        "qualifying": st.column_config.NumberColumn(
+            "Qualifying", help=definition("loyalty_tier_progress").help),
+        "next_tier": "Next tier",
+        "to_next_tier": st.column_config.NumberColumn(
+            "To next tier", help="Qualifying points (or spend) still needed for the next tier."),
         "last_activity": st.column_config.DatetimeColumn("Last activity", format="D MMM YYYY"),
     })
     st.download_button("Download members (CSV)", members_csv(table), file_name="loyalty-members.csv",
