@@ -224,6 +224,24 @@ def test_a_new_version_applies_from_its_start_and_keeps_the_past(conn: duckdb.Du
     assert vids == [(1,), (2,)]
 
 
+def test_a_new_version_with_other_tiers_moves_members_on_its_first_day(
+    conn: duckdb.DuckDBPyConnection,
+) -> None:
+    _ann(conn)
+    save_version(conn, STARS_PROGRAM, starts_on=date(2024, 1, 1))
+    post_ledger(conn, through=date(2024, 6, 30))
+    harder = STARS_PROGRAM.model_copy(update={"tiers": TierRules(tiers=(
+        Tier(name="Green", threshold=0), Tier(name="Gold", threshold=400, earn_multiplier=1.5)))})
+    save_version(conn, harder, starts_on=date(2024, 7, 1))
+    post_ledger(conn, through=date(2024, 12, 31))
+    rows = _entries(conn)
+    # 300 qualifying stars in 2024 were Gold under version 1, not under version 2 (400)
+    assert ("2024-07-01 00:00", "tier", 0, 300, "New program version from 1 Jul 2024: now Green") in rows
+    # 3 Dec: 40 ×2 = 80 at Green, and 300 + 80 = 380 is still below 400
+    assert rows[-1] == ("2024-12-03 18:00", "earned", 80, 80,
+                        "Order 1005, $40 net: 1 star per $1 +40, Double stars (1–7 Dec 2024) +40")
+
+
 def test_tiers_for_segments_members_table_and_export(conn: duckdb.DuckDBPyConnection) -> None:
     _ann(conn)
     add_customer(conn, "bob", first_name="=HYPERLINK(\"x\")", orders=[order("2024-05-02", "10.90")])

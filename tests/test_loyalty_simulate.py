@@ -253,3 +253,17 @@ def test_same_inputs_same_result_and_side_by_side(conn: duckdb.DuckDBPyConnectio
         ("Cost as % of net revenue", "share", cur.cost_share, a.cost_share,
          a.cost_share - cur.cost_share),  # type: ignore[operator]
     ]
+
+
+def test_spend_based_lifetime_tiers(conn: duckdb.DuckDBPyConnection) -> None:
+    add_customer(conn, "s1", orders=[order("2024-01-10", 150), order("2024-02-10", 200),
+                                     order("2024-03-10", "10.50")])
+    p = LoyaltyProgram(currency=STARS, earn_rules=(PointsPerSpend(),), tiers=TierRules(
+        basis="spend", period="lifetime", tiers=(Tier(name="VIP", threshold=300, earn_multiplier=2),)))
+    r = simulate(from_duckdb(conn), program=p,
+                 rng=DateRange(start=date(2024, 1, 1), end=date(2024, 4, 1)), redemption_rate=0)
+    # $150 + $200 = $350 of spend reaches VIP with the second order; the third earns ×2:
+    # 10.50 → 10, ×2 = 21 → 21 (+11)
+    assert _rows(r.by_rule) == [("1 star per $1", "earn", 360), ("VIP ×2 (tier)", "tier", 11)]
+    assert _rows(r.tier_end) == [("Member (no tier)", 0), ("VIP", 1)]
+    assert r.best_qualifying == 360.5
