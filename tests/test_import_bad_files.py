@@ -79,8 +79,11 @@ CORPUS: dict[str, tuple[Callable[[], bytes], list[str]]] = {
                       ["ambiguous.csv: The dates in column 'Order Date' (like 03/04/2024) "
                        "could be day/month/year or month/day/year", "--date-order dmy"]),
     "broken_quotes.csv": (lambda: b'Email,Name\n"a@x.com,Ann\nb@x.com,"Bob\n',
-                          ["broken_quotes.csv: the file could not be read as a table",
-                           "save it as CSV"]),
+                          ["broken_quotes.csv: the file could not be read as a table: line 2 "
+                           'opens a quote (") that never closes', "save it again as CSV"]),
+    "ragged.csv": (lambda: b"Email,Name\na@x.com,Ann\nb@x.com,Bob,x,y\n",
+                   ["ragged.csv: the file could not be read as a table: line 3 has 4 values "
+                    "but the header has 2 columns"]),
 }
 
 

@@ -532,13 +532,23 @@ def _run_csv(conn: duckdb.DuckDBPyConnection, plan: _Plan, columns: list[int],
                 )
                 plan.transcoded = True
                 continue
-            m = re.search(r"Line:\s*(\d+)", text)
-            where = f"near line {m.group(1)}" if m else "somewhere"
-            raise plan.refuse(
-                f"the file could not be read as a table {where}: "
-                f"{text.splitlines()[0][:200]}. Open it in a spreadsheet, save it as CSV (or "
-                ".xlsx) and import it again."
-            ) from exc
+            raise plan.refuse(_csv_error_sentence(text, len(f.header))) from exc
+
+
+def _csv_error_sentence(text: str, n_columns: int) -> str:
+    """DuckDB's CSV complaint as a sentence for a marketer."""
+    m = re.search(r"Line:\s*(\d+)", text)
+    line = f"line {m.group(1)}" if m else "a line"
+    counts = re.search(r"Expected Number of Columns: \d+ Found: (\d+)", text)
+    if counts:
+        what = (f"{line} has {int(counts.group(1))} values but the header has "
+                f"{n_columns} columns (a value holding the delimiter without quotes?)")
+    elif "unterminated quote" in text:
+        what = f'{line} opens a quote (") that never closes'
+    else:
+        what = f"{line} could not be read ({text.splitlines()[0][:160]})"
+    return (f"the file could not be read as a table: {what}. Fix that line, or open the file "
+            "in a spreadsheet and save it again as CSV (or .xlsx), then import it again.")
 
 
 def _read_raw(conn: duckdb.DuckDBPyConnection, plan: _Plan, columns: list[int],

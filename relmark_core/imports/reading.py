@@ -441,9 +441,10 @@ def read_csv_sql(
 ) -> tuple[str, dict[str, Any]]:
     """``read_csv(...)`` selecting the given columns (as ``c<i>``) plus the overflow sentinel.
 
-    Every column is read as text; a row with more values than the header has puts the extra one
-    in ``c_extra`` (so it can be refused rather than silently cut). Parameters are named
-    (``$csv_path``, ``$csv_delim``).
+    Every column is read as text; a row with one value more than the header has puts it in
+    ``c_extra`` (so that row can be refused rather than silently cut); more than one, or a quote
+    that never closes, stops the read (strict mode) and the file is refused. Parameters are
+    named (``$csv_path``, ``$csv_delim``).
     """
     n = len(f.header)
     spec = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n)) + ", 'c_extra': 'VARCHAR'"
@@ -452,7 +453,7 @@ def read_csv_sql(
     sql = (
         f"SELECT {cols}, c_extra FROM read_csv($csv_path, auto_detect = false, header = true, "  # noqa: S608
         f"skip = {int(f.skip_lines)}, delim = $csv_delim, quote = '\"', escape = '\"', "
-        f"columns = {{{spec}}}, null_padding = true, strict_mode = false, "
+        f"columns = {{{spec}}}, null_padding = true, strict_mode = true, "
         f"parallel = {'true' if parallel else 'false'})"
     )
     return sql, {"csv_path": str(f.path), "csv_delim": f.delimiter}
