@@ -48,7 +48,7 @@ from relmark_core.metrics.feedback import (
     score_summary,
     theme_changes,
 )
-from relmark_core.periods import DEFAULT_GRAIN, GRAINS
+from relmark_core.periods import DEFAULT_GRAIN, GRAINS, Grain
 from relmark_ui import compute, current
 from relmark_ui.context import Filters
 from relmark_ui.tables import (
@@ -87,6 +87,7 @@ FOLLOWUP_PAGE_SIZE = 50
 TABLE_HEIGHT = 420
 THEME_TERMS = 12
 THEME_TABLE_HEIGHT = 38 + 35 * THEME_TERMS
+TERM_WIDTH, SHARE_WIDTH, Z_WIDTH = 150, 110, 55  # pixels: a half-width table shows all four
 MAX_CHART_GROUPS = 15
 ANSWER_AXIS_HEADROOM = 2.2
 FEW_ANSWERS = 30
@@ -159,16 +160,11 @@ def _nps_verdict(ch: NpsChange) -> str:
         return "No NPS answers in this period."
     if ch.change is None or ch.margin_of_change is None or ch.previous_nps is None:
         return "No NPS answers in the previous period to compare with."
-    before = f"{_score_text(ch.previous_nps)} on {ch.previous_responses:,} answers"
-    words = (
-        "**a real move**: larger than its margin"
-        if ch.is_real
-        else "**not distinguishable from noise**: smaller than its margin"
-    )
+    words = "**a real move**: larger" if ch.is_real else "**not distinguishable from noise**: smaller"
     return (
-        f"NPS moved **{_pts(ch.change)} points** against the previous {f.rng.days} days "
-        f"({before}). The 95% margin of that change is ±{ch.margin_of_change:.1f} points, so "
-        f"it is {words}."
+        f"**NPS {_pts(ch.change)} points** against the previous {f.rng.days} days "
+        f"({_score_text(ch.previous_nps)} on {ch.previous_responses:,} answers) — {words} than "
+        f"the change's 95% margin of ±{ch.margin_of_change:.1f} points."
     )
 
 
@@ -185,14 +181,13 @@ def _csat_verdict(now: pd.Series, before: pd.Series) -> tuple[str, bool | None]:
     change = (float(now["csat"]) - float(before["csat"])) * 100
     ranges = f"{_pct(lo)}–{_pct(hi)} now, {_pct(plo)}–{_pct(phi)} before"
     words = (
-        "do not overlap, so the change is **a real move**"
+        "**a real move**: the two periods' 95% ranges do not overlap"
         if apart
-        else "overlap, so the change is **not distinguishable from noise**"
+        else "**not distinguishable from noise**: the two periods' 95% ranges overlap"
     )
     return (
-        f"CSAT moved **{_pts(change)} points** against the previous {f.rng.days} days "
-        f"({_pct(float(before['csat']))} on {pn:,} answers). The two periods' 95% ranges "
-        f"({ranges}) {words}.",
+        f"**CSAT {_pts(change)} points** against the previous {f.rng.days} days "
+        f"({_pct(float(before['csat']))} on {pn:,} answers) — {words} ({ranges}).",
         apart,
     )
 
@@ -236,8 +231,7 @@ def _headlines() -> None:
     c[4].metric("CSAT answers", f"{int(csat_now['responses']):,}",
                 help=definition("feedback_responses").help, border=True, height="stretch")
     if f.compare:
-        st.markdown(_nps_verdict(ch))
-        st.markdown(csat_text)
+        st.markdown(f"- {_nps_verdict(ch)}\n- {csat_text}")
     elif csat is not None:
         st.caption(f"CSAT 95% range this period: {_pct(float(csat_now['csat_low']))}–"
                    f"{_pct(float(csat_now['csat_high']))}.")
@@ -275,11 +269,7 @@ def _plot_frame(df: pd.DataFrame, kind: str) -> pd.DataFrame:
                      down=(df["csat"] - df["csat_low"]) * 100)
 
 
-def _trend(kind: str) -> None:
-    grain = url_choice(
-        "Group by", list(GRAINS), key="fb_grain", param="grain", default=DEFAULT_GRAIN,
-        format_func=str.capitalize, horizontal=True,
-    )
+def _trend(kind: str, grain: Grain) -> None:
     df = compute(score_summary, kind=kind, grain=grain, rng=f.rng, **scope)
     periods = _plot_frame(df[df["period"] != "all"], kind)
     if int(periods["responses"].sum()) == 0:
@@ -362,13 +352,18 @@ def _breakdown(kind: str) -> None:
 
 def scores_section() -> None:
     _headlines()
+    c1, c2, _ = st.columns([1, 1.4, 2])
     kind = url_choice(
         "Score", list(SCORE_LABELS), key="fb_score", param="score", default=DEFAULT_SCORE,
-        format_func=SCORE_LABELS.__getitem__, horizontal=True,
+        format_func=SCORE_LABELS.__getitem__, horizontal=True, where=c1,
         help="The score the trend and the breakdown show.",
     )
+    grain = url_choice(
+        "Trend by", list(GRAINS), key="fb_grain", param="grain", default=DEFAULT_GRAIN,
+        format_func=str.capitalize, horizontal=True, where=c2,
+    )
     st.subheader(f"{SCORE_LABELS[kind]} over time")
-    _trend(kind)
+    _trend(kind, grain)
     st.subheader(f"{SCORE_LABELS[kind]} by group")
     _breakdown(kind)
 
@@ -501,19 +496,20 @@ def _terms_table(df: pd.DataFrame, key: str, shares: tuple[str, str],
                  labels: tuple[str, str]) -> None:
     """Terms with the share of each set's comments that use them (bars) and the z-score."""
     st.dataframe(
-        df, key=key, hide_index=True, height=THEME_TABLE_HEIGHT,
+        df.assign(**{c: df[c] * 100 for c in shares}), key=key, hide_index=True,
+        height=THEME_TABLE_HEIGHT,
         column_order=["term", shares[0], shares[1], "z"],
         column_config={
-            "term": st.column_config.TextColumn("Word or phrase", width="medium"),
+            "term": st.column_config.TextColumn("Word or phrase", width=TERM_WIDTH),
             shares[0]: st.column_config.ProgressColumn(
-                labels[0], format="percent", min_value=0, max_value=1,
+                labels[0], format="%.0f%%", min_value=0, max_value=100, width=SHARE_WIDTH,
                 help=f"Share of {labels[0].lower()} comments that use it."),
             shares[1]: st.column_config.ProgressColumn(
-                labels[1], format="percent", min_value=0, max_value=1,
+                labels[1], format="%.0f%%", min_value=0, max_value=100, width=SHARE_WIDTH,
                 help=f"Share of {labels[1].lower()} comments that use it."),
             "z": st.column_config.NumberColumn(
-                "z", format="%+.1f", help="How far from chance: beyond ±2 is unlikely to be a "
-                "fluke of small numbers."),
+                "z", format="%+.1f", width=Z_WIDTH, help="How far from chance: beyond ±2 is "
+                "unlikely to be a fluke of small numbers."),
         },
     )
 

@@ -165,8 +165,8 @@ def test_scores_margins_and_the_change_in_words(shop_db: Path) -> None:
     assert metrics(at) == {"NPS": "25.0", "NPS margin of error": "±81.3", "NPS answers": "4",
                            "CSAT": "66.7%", "CSAT answers": "3"}
     said = markdown_text(at)
-    assert ("NPS moved +25.0 points against the previous 31 days (0.0 on 2 answers). The 95% "
-            "margin of that change is ±160.7 points, so it is not distinguishable from noise"
+    assert ("NPS +25.0 points against the previous 31 days (0.0 on 2 answers) — not "
+            "distinguishable from noise: smaller than the change's 95% margin of ±160.7 points."
             ) in said
     assert "No CSAT answers in the previous period to compare with." in said
     trend = table(at, "margin_of_error", without="group")
