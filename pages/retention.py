@@ -52,6 +52,7 @@ from relmark_core.metrics.retention import (
     cohort_retention,
     period_from_number,
     period_number,
+    segment_customer_ids,
 )
 from relmark_core.periods import DEFAULT_GRAIN, GRAINS, Grain
 from relmark_ui import compute, current
@@ -60,6 +61,7 @@ from relmark_ui.tables import (
     count_column,
     date_column,
     money_column,
+    plain,
 )
 from relmark_ui.widgets import fmt_money, fmt_share, url_choice
 
@@ -119,6 +121,14 @@ tab = url_choice(
 # --- shared controls ----------------------------------------------------------------------------
 
 
+def _not_narrowed(what: str) -> str:
+    """The sentence saying that ``what`` (and the sidebar's segment, if one is chosen) do not
+    narrow a section."""
+    if f.segment is None:
+        return f"{what} do not apply."
+    return f"{what} and the sidebar's segment ‘{plain(f.segment.name)}’ do not apply."
+
+
 def _cohorts_since(grain: Grain, count: str) -> date | None:
     """The first day of the oldest period shown (None: all)."""
     if count == "all":
@@ -141,7 +151,7 @@ def _grain_and_span(c1: Any, c2: Any) -> tuple[Grain, date | None]:
 
 
 def _filters() -> CohortFilter:
-    """The cohort filter from the URL-backed pickers (and the sidebar's saved segment, if any)."""
+    """The cohort filter from the URL-backed pickers and the sidebar's saved segment (if any)."""
     choices = compute(cohort_filter_choices)
     with st.expander("Filter customers", icon=":material/filter_list:"):
         c1, c2, c3 = st.columns(3)
@@ -159,12 +169,9 @@ def _filters() -> CohortFilter:
             "First order used a discount code", list(DISCOUNT_CHOICES), key="ret_discount",
             param="discount", default="any", format_func=lambda k: DISCOUNT_CHOICES[k], where=c3,
         )
-    segment = getattr(f, "segment", None)
-    ids: tuple[str, ...] | None = None
-    name: str | None = None
-    if segment is not None:
-        ids = tuple(str(x) for x in compute(_segment_ids, segment=segment))
-        name = str(getattr(segment, "name", "")) or None
+    segment = f.segment
+    ids = None if segment is None else compute(segment_customer_ids, segment=segment)
+    name = None if segment is None else segment.name
     return CohortFilter(
         acquisition_channels=() if channel == ANY else (channel,),
         first_order_categories=() if category == ANY else (category,),
@@ -172,11 +179,6 @@ def _filters() -> CohortFilter:
         customer_ids=ids,
         segment_name=name,
     )
-
-
-def _segment_ids(src: Any, *, segment: Any) -> list[str]:
-    """The members of the sidebar's saved segment (its ``members(src)`` table)."""
-    return [str(x) for x in src.execute(segment.members(src))["customer_id"]]
 
 
 # --- cohort retention ---------------------------------------------------------------------------
@@ -289,7 +291,7 @@ def heatmap(res: RetentionResult, mode: Mode, view: View, grain: Grain) -> go.Fi
                "zeroline": False},
         yaxis={"tickvals": list(range(len(cohorts))),
                "ticktext": [f"{c} · {s:,}" for c, s in zip(cohorts, sizes, strict=True)],
-               "autorange": "reversed", "showgrid": False, "zeroline": False,
+               "range": [len(cohorts) - 0.5, -0.5], "showgrid": False, "zeroline": False,
                "title": "Cohort · customers"},
         plot_bgcolor="white", clickmode="event+select", dragmode=False, hovermode="closest",
     )
@@ -397,7 +399,8 @@ def curves_chart(res: RetentionResult, mode: Mode) -> go.Figure:
         height=CHART_HEIGHT, margin={"l": 10, "r": 10, "t": 10, "b": 10},
         xaxis={"title": "Period", "dtick": 1 if res.periods <= 30 else None,
                "range": [-0.2, max(res.periods - 1, 1) + 0.2]},
-        yaxis={"title": MODE_LABELS[mode], "tickformat": ".0%", "rangemode": "tozero"},
+        yaxis={"title": definition(MODE_DEFINITIONS[mode]).label, "tickformat": ".0%",
+               "rangemode": "tozero"},
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
     )
     return fig
@@ -417,7 +420,8 @@ def trend_chart(res: RetentionResult, mode: Mode) -> go.Figure:
     fig.update_layout(
         height=CHART_HEIGHT, margin={"l": 10, "r": 10, "t": 10, "b": 10},
         xaxis={"title": "Cohort", "type": "category"},
-        yaxis={"title": MODE_LABELS[mode], "tickformat": ".0%", "rangemode": "tozero"},
+        yaxis={"title": definition(MODE_DEFINITIONS[mode]).label, "tickformat": ".0%",
+               "rangemode": "tozero"},
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
     )
     return fig
@@ -441,7 +445,7 @@ def cohort_section() -> None:
     filters = _filters()
     q = RetentionQuery(as_of=as_of, grain=grain, view=view, filters=filters, cohorts_since=since)
     res: RetentionResult = compute(cohort_retention, query=q)
-    st.caption(q.sentence())
+    st.caption(plain(q.sentence()))
     if res.cohorts.empty:
         st.info("No customers match: there are no counted orders for these cohorts. Widen the "
                 "filters, show more periods, or import orders on the Data page.")
@@ -537,8 +541,8 @@ def churn_section() -> None:
     days = _churn_days_input(suggestion.days, c1)
     grain, since = _grain_and_span(c2, c3)
     st.caption(suggestion.sentence)
-    st.caption(ChurnRule(days=days).sentence() + " Churn covers every customer (the filters of "
-               "the cohort section do not apply).")
+    st.caption(ChurnRule(days=days).sentence() + " Churn covers every customer: "
+               + _not_narrowed("the cohort filters"))
     rates = compute(churn_rates, churn_days=days, as_of=as_of, grain=grain, since=since)
     overdue = compute(overdue_customers, as_of=as_of, churn_days=days)
     done = rates[~rates["incomplete"]] if len(rates) else rates
@@ -585,9 +589,11 @@ def churn_section() -> None:
             "usual_gap_days": st.column_config.NumberColumn(
                 "Usual gap (days)", format="%.0f",
                 help="The median of the days between the customer's consecutive order days."),
-            "days_since_last": count_column("Days since last order"),
+            "days_since_last": st.column_config.NumberColumn(
+                "Silent (days)", format="%d",
+                help="Days from the last counted order to the as-of date."),
             "overdue_ratio": st.column_config.NumberColumn(
-                "Times the usual gap", format="%.1f×",
+                "× usual gap", format="%.1f×",
                 help="Days since the last order divided by the usual gap."),
             "expected_by": date_column(
                 "Expected by", help="Last order day plus the usual gap."),
@@ -715,8 +721,9 @@ def _predictions(pred: ClvPrediction) -> None:
         "customer_id": top["customer_id"],
         "orders_to_date": top["x"] + 1,
         "revenue_to_date": top["revenue_to_date"],
-        "p_alive": top["p_alive"],
-        "p_alive_range": _ranges(top, "p_alive", lambda v: f"{v:.0%}"),
+        "p_alive": top["p_alive"] * 100,
+        "p_alive_range": [r if r == "—" else r + "%" for r in
+                          _ranges(top, "p_alive", lambda v: f"{v * 100:.1f}")],
         "expected_orders": top["expected_orders"],
         "expected_orders_range": _ranges(top, "expected_orders", lambda v: f"{v:.1f}"),
         "expected_order_value": top["expected_order_value"],
@@ -728,11 +735,11 @@ def _predictions(pred: ClvPrediction) -> None:
         column_config={
             "customer_id": st.column_config.TextColumn("Customer"),
             "orders_to_date": count_column(
-                "Order days so far", help="Days with a counted order up to the as-of date."),
+                "Order days", help="Days with a counted order up to the as-of date."),
             "revenue_to_date": money_column("Revenue so far", currency,
                                             help=definition("historical_clv").help),
             "p_alive": st.column_config.NumberColumn(
-                "P(active)", format="percent", help=definition("p_alive").help),
+                "P(active)", format="%.1f%%", help=definition("p_alive").help),
             "p_alive_range": st.column_config.TextColumn(f"{level} range", help=range_help),
             "expected_orders": st.column_config.NumberColumn(
                 "Expected orders", format="%.1f", help=definition("expected_orders").help),
@@ -742,8 +749,8 @@ def _predictions(pred: ClvPrediction) -> None:
                 "Order value", currency, help=definition("expected_order_value").help),
             "expected_value": money_column("Predicted value", currency,
                                            help=definition("expected_value").help),
-            "expected_value_range": st.column_config.TextColumn(f"{level} range ({currency})",
-                                                                help=range_help),
+            "expected_value_range": st.column_config.TextColumn(
+                f"{level} range", help=f"In {currency}. {range_help}"),
         },
     )
     st.caption(pred.interval_method)
@@ -784,16 +791,16 @@ def value_section() -> None:
     if hist.empty:
         st.info("No customers match these filters yet.")
     else:
-        st.caption(f"{filters.sentence()}. Cumulative net revenue per customer since each "
-                   f"cohort's first {grain}, in {currency}; dotted ends are the {grain} still "
-                   "running.")
+        st.caption(f"{plain(filters.sentence())}. Cumulative net revenue per customer since "
+                   f"each cohort's first {grain}, in {currency}; dotted ends are the {grain} "
+                   "still running.")
         st.plotly_chart(historical_chart(hist), key="ret_history", width="stretch")
 
     st.subheader("Predicted value", help=definition("expected_value").help)
     st.caption(
         "Relmark fits two models to every customer's order history: BG/NBD (how often they "
         "order and the chance they have quietly stopped) and Gamma-Gamma (how much they spend "
-        "per order). The filters above do not apply: the models learn from every customer."
+        "per order). The models learn from every customer: " + _not_narrowed("the filters above")
     )
     p1, p2, _ = st.columns([0.9, 0.8, 4.2], vertical_alignment="bottom")
     horizon = url_choice(

@@ -37,6 +37,7 @@ from streamlit.testing.v1 import AppTest
 
 from relmark_core import source, store
 from relmark_core.metrics.retention import CohortFilterChoices, cohort_filter_choices
+from relmark_core.segments import save_segment
 from tests.apptest import open_page, problems
 from tests.builders import set_reporting
 from tests.test_retention import build_shop
@@ -144,7 +145,7 @@ def test_value_section_fits_on_demo_data(app_db: Path) -> None:
     assert problems(at) == []
     top = _table(at, "p_alive")
     assert len(top) == 50
-    assert top["p_alive"].between(0, 1).all()
+    assert top["p_alive"].between(0, 100).all()  # shown in percent
     assert (top["expected_value"].diff().dropna() <= 0).all()  # largest first
     assert {"Holdout total error", "Holdout error per customer"} <= set(_metrics(at))
     assert _figure(at, "ret_tracking")["data"] and _figure(at, "ret_frequency")["data"]
@@ -268,3 +269,22 @@ def test_fit_on_a_small_shop_warns_in_words(shop_db: Path) -> None:
     top = _table(at, "p_alive")
     assert sorted(top["customer_id"]) == ["a", "b", "c", "d", "e", "f", "h", "i"]
     assert _metrics(at)["Customers modelled"] == "8"
+
+
+def test_sidebar_segment_narrows_the_cohorts(shop_db: Path) -> None:
+    with store.open_db(shop_db) as conn:
+        seg = save_segment(conn, "Repeat *buyers*", {"conditions": [
+            {"kind": "orders", "min_orders": 2}]})
+    at = _open({"segment": str(seg.segment_id)})
+    # two or more counted orders by 15 April: a, c (January), d, e (February), f (March)
+    assert _heatmap(at) == (
+        ["2024-01 · 2", "2024-02 · 2", "2024-03 · 1"],
+        [["100%", "50%", "50%", ""], ["100%", "50%", "", ""], ["100%", "", "", ""]],
+        {("2024-01", 3): "50%", ("2024-02", 2): "50%", ("2024-03", 1): "100%"},
+    )
+    # the segment's name is data: shown literally, never as markdown
+    assert any(c.value.startswith(r"Customers in 'Repeat \*buyers\*' \(5 customers\), grouped")
+               for c in at.caption)
+    at.radio(key="ret_tab").set_value("churn").run()
+    assert problems(at) == []
+    assert any("sidebar's segment" in c.value for c in at.caption)

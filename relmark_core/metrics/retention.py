@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from relmark_core.errors import InputRefused
 from relmark_core.metrics.common import (
     DEFAULT_REVENUE_BASIS,
+    CustomerSet,
     RevenueBasis,
     counted_orders,
     revenue_value,
@@ -54,6 +55,7 @@ __all__ = [
     "CohortFilter",
     "CohortFilterChoices",
     "cohort_filter_choices",
+    "segment_customer_ids",
     "RetentionQuery",
     "RetentionResult",
     "cohort_retention",
@@ -300,6 +302,12 @@ def cohort_filter_choices(src: Source) -> CohortFilterChoices:
         acquisition_channels=_distinct_texts(src, src.customers.acquisition_channel),
         first_order_categories=_distinct_texts(src, src.order_lines.category),
     )
+
+
+def segment_customer_ids(src: Source, *, segment: CustomerSet) -> tuple[str, ...]:
+    """The ids of a saved segment's members, sorted, for :attr:`CohortFilter.customer_ids`."""
+    ids = src.execute(segment.members(src).select("customer_id").distinct())["customer_id"]
+    return tuple(sorted(str(x) for x in ids if x is not None and not pd.isna(x)))
 
 
 class RetentionQuery(BaseModel):
