@@ -514,6 +514,17 @@ def _terms_table(df: pd.DataFrame, key: str, shares: tuple[str, str],
     )
 
 
+def _term_pair(df: pd.DataFrame, titles: tuple[str, str], keys: tuple[str, str],
+               shares: tuple[str, str], labels: tuple[str, str]) -> None:
+    """Side by side: the terms most typical of the first set (z > 0, strongest first) and of
+    the second (z < 0, strongest first)."""
+    sides = (df[df["z"] > 0], df[df["z"] < 0].sort_values("z", kind="stable"))
+    for col, title, key, part in zip(st.columns(2, gap="large"), titles, keys, sides, strict=True):
+        with col:
+            st.markdown(title)
+            _terms_table(part.head(THEME_TERMS), key, shares, labels)
+
+
 def _themes() -> None:
     st.subheader("Themes", help=definition("comment_themes").help)
     det = compute(count_comments, flt=CommentFilter(group="detractor", rng=f.rng), **scope)
@@ -524,15 +535,9 @@ def _themes() -> None:
     if themes.empty:
         st.info("Themes need comments from both detractors and promoters in this period.")
     else:
-        a, b = st.columns(2, gap="large")
-        cols = (("detractor_share", "promoter_share"), ("Detractors", "Promoters"))
-        with a:
-            st.markdown("**What sets detractors apart**")
-            _terms_table(themes[themes["z"] > 0].head(THEME_TERMS), "fb_themes_detractors", *cols)
-        with b:
-            st.markdown("**What sets promoters apart**")
-            pro_terms = themes[themes["z"] < 0].sort_values("z", kind="stable").head(THEME_TERMS)
-            _terms_table(pro_terms, "fb_themes_promoters", *cols)
+        _term_pair(themes, ("**What sets detractors apart**", "**What sets promoters apart**"),
+                   ("fb_themes_detractors", "fb_themes_promoters"),
+                   ("detractor_share", "promoter_share"), ("Detractors", "Promoters"))
     st.markdown("**What detractors say now vs the previous period**")
     if not f.compare:
         st.caption("Turn on *Compare with the previous period* in the sidebar to see what "
@@ -542,15 +547,8 @@ def _themes() -> None:
     if changes.empty:
         st.info("Needs detractor comments in both this period and the one before.")
         return
-    a, b = st.columns(2, gap="large")
-    cols = (("now_share", "before_share"), ("Now", "Before"))
-    with a:
-        st.caption("Said more now")
-        _terms_table(changes[changes["z"] > 0].head(THEME_TERMS), "fb_changes_more", *cols)
-    with b:
-        st.caption("Said less now")
-        less = changes[changes["z"] < 0].sort_values("z", kind="stable").head(THEME_TERMS)
-        _terms_table(less, "fb_changes_less", *cols)
+    _term_pair(changes, ("Said more now", "Said less now"), ("fb_changes_more", "fb_changes_less"),
+               ("now_share", "before_share"), ("Now", "Before"))
 
 
 def comments_section() -> None:
