@@ -49,7 +49,7 @@ from relmark_ui.widgets import fmt_money, url_choice, url_date, url_range
 
 SHADES = {"customers": "Customers", "revenue": "Revenue"}
 DEFAULT_SHADE = "customers"
-GRID_HEIGHT = 430
+GRID_HEIGHT = 400
 ROW_HEIGHT = 35  # st.dataframe's row height, to size tables to their rows
 ORDER_COLUMN = "order"
 EDITOR_GEN = "rfm_editor_gen"  # bumped after a save or reset, so the editor starts afresh
@@ -101,7 +101,8 @@ def heatmap(grid: pd.DataFrame, shade: str, labels: dict[tuple[int, int], list[s
             texttemplate="%{text}", textfont={"size": 12},
             hovertemplate="%{customdata}<extra></extra>",
             colorscale=[[0, "#f5f3ff"], [1, "#6d28d9"]], xgap=3, ygap=3,
-            colorbar={"title": {"text": SHADES[shade]}, "thickness": 12},
+            colorbar={"title": {"text": SHADES[shade] + (f" ({currency})" if shade == "revenue"
+                                                          else "")}, "thickness": 12},
         )
     )
     fig.update_layout(

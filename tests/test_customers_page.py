@@ -209,6 +209,16 @@ def test_rfm_page_shows_the_groups_and_warnings(shop_db: Path) -> None:
     assert at.date_input(key="rfm_as_of").value.isoformat() == "2024-06-21"
 
 
+def test_m_filter_and_as_of_live_in_the_url(shop_db: Path) -> None:
+    # as of 2024-06-20 bob's order (placed that day) does not count yet: ann (M 100) and cy (M 30)
+    # are the n = 2 scored customers, M = 1 + floor(5 (rank − 1) / 2): cy 1, ann 3. M 2–5 keeps ann.
+    at = open_page("pages/rfm.py", {"m": "2-5", "rfm_as_of": "2024-06-20"})
+    assert problems(at) == []
+    assert at.slider(key="rfm_m").value == (2, 5)
+    assert any(c.value.startswith("1 of 2 customers with counted orders before 20 Jun 2024, "
+                                  "M score 2–5.") for c in at.caption)
+
+
 def test_editing_groups_and_saving_changes_the_table(shop_db: Path) -> None:
     at = open_page("pages/rfm.py")
     # Champions takes every score: everyone is a Champion, every later group can never match
