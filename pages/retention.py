@@ -104,6 +104,7 @@ ctx = current()
 f = ctx.filters
 assert f is not None
 as_of = f.as_of
+segment: Any = getattr(f, "segment", None)  # the sidebar's saved segment (SegmentFilter) or None
 currency = ctx.src.reporting_currency
 st.title("Retention")
 st.caption(
@@ -124,9 +125,9 @@ tab = url_choice(
 def _not_narrowed(what: str) -> str:
     """The sentence saying that ``what`` (and the sidebar's segment, if one is chosen) do not
     narrow a section."""
-    if f.segment is None:
+    if segment is None:
         return f"{what} do not apply."
-    return f"{what} and the sidebar's segment ‘{plain(f.segment.name)}’ do not apply."
+    return f"{what} and the sidebar's segment ‘{plain(segment.name)}’ do not apply."
 
 
 def _cohorts_since(grain: Grain, count: str) -> date | None:
@@ -169,7 +170,6 @@ def _filters() -> CohortFilter:
             "First order used a discount code", list(DISCOUNT_CHOICES), key="ret_discount",
             param="discount", default="any", format_func=lambda k: DISCOUNT_CHOICES[k], where=c3,
         )
-    segment = f.segment
     ids = None if segment is None else compute(segment_customer_ids, segment=segment)
     name = None if segment is None else segment.name
     return CohortFilter(
@@ -219,9 +219,6 @@ def _cell_hover(
     return f"{head}<br>{body}<br><i>Click to list the customers</i>"
 
 
-_SHARE = {"on": "share_on", "on_or_after": "share_on_or_after", "revenue": "share_revenue"}
-
-
 def _share(v: Any) -> float | None:
     return None if v is None or pd.isna(v) else float(v)
 
@@ -235,10 +232,10 @@ def heatmap(res: RetentionResult, mode: Mode, view: View, grain: Grain) -> go.Fi
     xs, ys, hover, custom, marks = [], [], [], [], []
     hatch_x: list[float | None] = []
     hatch_y: list[float | None] = []
-    col = _SHARE[mode]
-    for r in res.cells.itertuples(index=False):
+    shares = res.curves(mode)["share"]  # the mode's share of every cell, in the cells' order
+    for r, share in zip(res.cells.itertuples(index=False), shares, strict=True):
         i, k = pos[r.cohort], int(r.period)
-        v = _share(getattr(r, col))
+        v = _share(share)
         label = "" if v is None else f"{v:.0%}"
         if r.incomplete:
             hatch_x += [k - 0.5, k + 0.5, k + 0.5, k - 0.5, k - 0.5, None]
