@@ -13,7 +13,10 @@ ctx = current()
 f = ctx.filters
 assert f is not None
 st.title("Overview")
-st.caption(f"{f.rng.sentence()} · reporting currency {ctx.src.reporting_currency}")
+st.caption(
+    f"{f.rng.sentence()} · reporting currency {ctx.src.reporting_currency}"
+    + (f" · segment “{f.segment.name}”" if f.segment else "")
+)
 
 ex_parts = url_toggle(
     "Revenue without tax and shipping",
@@ -23,7 +26,7 @@ ex_parts = url_toggle(
 )
 basis = "net_ex_tax_shipping" if ex_parts else "net"
 ranges = [f.rng, f.rng.previous()] if f.compare else [f.rng]
-results = compute(kpis_for_ranges, ranges=ranges, basis=basis)
+results = compute(kpis_for_ranges, ranges=ranges, basis=basis, segment=f.segment)
 cur = results[0]
 prev = results[1] if f.compare else None
 
@@ -58,7 +61,7 @@ grain = url_choice(
     "Group by", list(GRAINS), key="ov_grain", param="grain",
     default="week" if f.rng.days <= 120 else "month", format_func=str.capitalize, horizontal=True,
 )
-series = compute(revenue_over_time, rng=f.rng, grain=grain, basis=basis)
+series = compute(revenue_over_time, rng=f.rng, grain=grain, basis=basis, segment=f.segment)
 df = series.assign(
     revenue=series["revenue"].astype(float),
     coverage=series["complete"].map({True: "Whole period", False: "Partly in range"}),

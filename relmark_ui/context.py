@@ -12,6 +12,7 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from relmark_core.periods import DateRange
+from relmark_core.segments import SegmentFilter
 from relmark_core.source import Source
 
 
@@ -23,6 +24,9 @@ class Filters:
     rng: DateRange
     as_of: date
     compare: bool = True
+    segment: SegmentFilter | None = None
+    """The saved segment chosen in the sidebar (kept in the URL as ``segment=<id>``), or None
+    for all customers. Pass it as ``segment=`` to metrics that take one."""
 
 
 @dataclass

@@ -22,10 +22,13 @@ from relmark_core.periods import (
     preset_range,
 )
 from relmark_core.reports import today_utc
+from relmark_core.segments import SegmentFilter, list_segments
 from relmark_ui.context import Filters, RerunContext
 
 __all__ = [
     "sidebar_filters",
+    "select_segment",
+    "SEGMENT_PARAM",
     "url_choice",
     "url_toggle",
     "url_text",
@@ -147,6 +150,50 @@ def url_range(label: str, *, key: str, param: str, lo: int, hi: int, help: str |
     return int(a), int(b)
 
 
+SEGMENT_PARAM = "segment"
+_SEGMENT_KEY = "f_segment"
+_SEGMENT_PENDING = "_f_segment_pending"
+_ALL_CUSTOMERS = 0  # the picker's "All customers" (saved segments' ids start at 1)
+
+
+def select_segment(segment_id: int | None) -> None:
+    """Make ``segment_id`` (None: all customers) the sidebar's segment from the next rerun on
+    (e.g. after saving one); call ``st.rerun()`` next."""
+    st.session_state[_SEGMENT_PENDING] = segment_id
+
+
+def _sidebar_segment(ctx: RerunContext, as_of: date) -> SegmentFilter | None:
+    """The saved segment picked in the sidebar, kept in the URL by id (links survive renames)."""
+    saved = {s.segment_id: s for s in list_segments(ctx.conn)}
+    if _SEGMENT_PENDING in st.session_state:
+        st.session_state[_SEGMENT_KEY] = st.session_state.pop(_SEGMENT_PENDING) or _ALL_CUSTOMERS
+    if _SEGMENT_KEY not in st.session_state:
+        raw = st.query_params.get(SEGMENT_PARAM) or ""
+        st.session_state[_SEGMENT_KEY] = int(raw) if raw.isdigit() else _ALL_CUSTOMERS
+    chosen = st.session_state[_SEGMENT_KEY]
+    if chosen != _ALL_CUSTOMERS and chosen not in saved:
+        st.sidebar.warning(
+            f"The segment in this link (id {chosen}) no longer exists; showing all customers."
+        )
+        st.session_state[_SEGMENT_KEY] = _ALL_CUSTOMERS
+    sid = st.sidebar.selectbox(
+        "Saved segment",
+        [_ALL_CUSTOMERS, *saved],
+        key=_SEGMENT_KEY,
+        format_func=lambda i: "All customers" if i == _ALL_CUSTOMERS else saved[i].name,
+        help="A saved segment (build one on the Segments page) narrows every page to its "
+        "customers. Membership is taken at the as-of date.",
+    )
+    _write_url(SEGMENT_PARAM, None if sid == _ALL_CUSTOMERS else str(sid))
+    if sid == _ALL_CUSTOMERS:
+        return None
+    seg = saved[sid]
+    st.sidebar.caption(seg.definition.sentence(ctx.src.reporting_currency))
+    return SegmentFilter(
+        segment_id=seg.segment_id, name=seg.name, definition=seg.definition, as_of=as_of
+    )
+
+
 def sidebar_filters(ctx: RerunContext) -> Filters:
     """Date range, as-of date and comparison, in the sidebar and the URL (``range``, ``start``,
     ``end``, ``as_of``, ``compare``). A reloaded link opens the same view."""
@@ -200,7 +247,9 @@ def sidebar_filters(ctx: RerunContext) -> Filters:
         help="Shows the change against the period of the same length just before.",
     )
     sb.caption(f"Showing **{rng.sentence()}**")
-    return Filters(preset=preset, rng=rng, as_of=as_of, compare=compare)
+    sb.markdown("### Segment")
+    segment = _sidebar_segment(ctx, as_of)
+    return Filters(preset=preset, rng=rng, as_of=as_of, compare=compare, segment=segment)
 
 
 def fmt_money(value: Decimal | float | None, currency: str) -> str:

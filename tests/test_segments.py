@@ -233,7 +233,43 @@ def test_each_condition_sentence_and_members(
 def test_every_condition_type_is_covered() -> None:
     from relmark_core.segments import CONDITION_KINDS
 
-    assert sorted({c["kind"] for c, _, _ in CASES}) == sorted(CONDITION_KINDS)
+    covered = {c["kind"] for c, _, _ in CASES} | {"tier"}  # tier: its own test below
+    assert sorted(covered) == sorted(CONDITION_KINDS)
+
+
+def test_loyalty_tier_condition(conn: duckdb.DuckDBPyConnection) -> None:
+    from relmark_core.loyalty import post_ledger, save_version
+    from relmark_core.loyalty.model import (
+        LoyaltyProgram,
+        PointsCurrency,
+        PointsPerSpend,
+        Tier,
+        TierRules,
+    )
+
+    build_shop(conn)
+    src = source.from_duckdb(conn)
+    gold = one({"kind": "tier", "tiers": ["Gold"]})
+    assert ids(src, gold) == []  # no program yet: nobody has a tier
+    # tiers on lifetime net spend in USD: ann 100 and ben 300 reach Gold (100), cara 30 is Green
+    program = LoyaltyProgram(
+        name="Beans", currency=PointsCurrency(name="beans", value="0.01"),
+        earn_rules=(PointsPerSpend(),),
+        tiers=TierRules(basis="spend", period="lifetime",
+                        tiers=(Tier(name="Green", threshold=0), Tier(name="Gold", threshold=100))),
+    )
+    save_version(conn, program, starts_on=date(2023, 1, 1))
+    post_ledger(conn, through=AS_OF)
+    assert parse_definition(gold).sentence() == "Customers in the loyalty tier Gold"
+    assert ids(src, gold) == ["ann", "ben"]
+    assert ids(src, one({"kind": "tier", "tiers": ["Green", "Platinum"]})) == ["cara"]
+    got = export_members(src, definition=parse_definition(gold), as_of=AS_OF,
+                         properties=["loyalty_tier"], include_unconsented=True)
+    assert got.data.decode() == (
+        "Email,First Name,Last Name,Loyalty Tier\n"
+        "ann@example.com,Ann,Lee,Gold\n"
+        "ben@example.com,Ben,Ode,Gold\n"
+    )
 
 
 def test_the_issue_example_sentence_and_members(shop: source.Source) -> None:
@@ -398,7 +434,7 @@ def test_kpis_for_a_segment(shop: source.Source) -> None:
     (one({"kind": "astrology"}),
      "In condition 1: “astrology” is not a condition type; use one of: age, gender, location, "
      "tags, orders, spend, aov, order_date, bought, discount_code, sales_channel, nps, csat, "
-     "consent, rfm."),
+     "consent, rfm, tier."),
     ({"conditions": [{"kind": "consent"}, {"kind": "group", "conditions": [
         {"kind": "nps", "groups": ["fans"]}]}]},
      "In condition 2.1 (NPS group (latest answer)), groups, value 1: must be one of "

@@ -498,6 +498,49 @@ _ALL += [
     ),
 ]
 
+# --- segments (relmark_core.segments) ---------------------------------------------------------
+SEGMENT_AS_OF = (
+    "Membership is taken at the as-of date: counted orders and answers up to the end of that "
+    "day; 'in the last N days' means the N days ending on it."
+)
+_ALL += [
+    Definition(
+        key="segment_customers",
+        label="Customers in the segment",
+        unit="count",
+        help=f"Customers who meet the segment's conditions, with or without orders. {SEGMENT_AS_OF}",
+    ),
+    Definition(
+        key="segment_share",
+        label="Share of all customers",
+        unit="share",
+        help="Customers in the segment divided by every customer in the store.",
+    ),
+    Definition(
+        key="segment_revenue",
+        label="Their net revenue",
+        unit="money",
+        help=f"Net revenue of the segment's counted orders up to the as-of date, in the reporting "
+        f"currency: {NET_REVENUE}. A counted order is {COUNTED_ORDER}.",
+    ),
+    Definition(
+        key="segment_size",
+        label="Segment size",
+        unit="count",
+        help="Customers in the segment at each month end: behaviour (orders, spend, answers, RFM "
+        "group) as it stood that day; profile fields (location, tags, consent) as they are now. "
+        "A customer counts from their sign-up or first order.",
+    ),
+    Definition(
+        key="segment_flow",
+        label="Moves between RFM groups",
+        unit="count",
+        help="Customers by their RFM group at the end of the 'from' day and at the end of the "
+        "'to' day (the shop's saved groups; ranks among the customers with counted orders by "
+        "then). 'No orders yet': no counted order by the 'from' day.",
+    ),
+]
+
 DEFINITIONS: dict[str, Definition] = {d.key: d for d in _ALL}
 
 

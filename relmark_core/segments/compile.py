@@ -45,6 +45,7 @@ from relmark_core.segments.model import (
     SegmentDefinition,
     SpendCondition,
     TagCondition,
+    TierCondition,
 )
 from relmark_core.source import Source
 
@@ -64,9 +65,19 @@ __all__ = [
     "segment_summary",
     "segment_sample",
     "size_over_time",
+    "MAX_OPTIONS",
+    "OPTION_FIELDS",
+    "value_options",
+    "loyalty_tiers",
 ]
 
 SAMPLE_SIZE = 20
+MAX_OPTIONS = 500
+"""Values offered per field in the builder's pickers (the most frequent; others can be typed)."""
+OPTION_FIELDS = (
+    "gender", "country", "region", "city", "tags", "category", "product", "discount_code",
+    "sales_channel", "rfm", "tier",
+)  # fmt: skip
 MAX_SIZE_POINTS = 60
 SAMPLE_COLUMNS = (
     "customer_id", "name", "email", "location", "orders", "net_spend", "last_order",
@@ -247,6 +258,10 @@ class _Compiler:
         t = rfm.rfm_expr(self.src, as_of=self.as_of + _ONE_DAY, groups=rfm.load_groups_for(self.src))
         return self.has(t.filter(t.group.isin(list(k.groups))))
 
+    def tier(self, k: TierCondition) -> BooleanValue:
+        t = loyalty_tiers(self.src, as_of=self.as_of)
+        return self.has(t.filter(t.tier.isin(list(k.tiers))))
+
     # combining ----------------------------------------------------------------------------
 
     def condition(self, k: Any) -> BooleanValue:
@@ -269,6 +284,16 @@ class _Compiler:
 
 def _local_midnight(src: Source, d: date) -> datetime:
     return utc_bounds(DateRange(start=d, end=d + _ONE_DAY), src.timezone)[0]
+
+
+def loyalty_tiers(src: Source, *, as_of: date) -> Table:
+    """Members' loyalty tiers at ``as_of`` (``customer_id``, ``tier``) as an Ibis table; empty
+    without an active program. The replay runs in Python on the local store
+    (:func:`relmark_core.loyalty.customer_tiers`); its result travels as an in-memory table."""
+    from relmark_core import loyalty
+
+    df = loyalty.customer_tiers(src, as_of=as_of)[["customer_id", "tier"]].astype(object)
+    return ibis.memtable(df, schema={"customer_id": "string", "tier": "string"})
 
 
 def customer_stats(src: Source, *, cutoff: datetime) -> Table:
@@ -446,3 +471,48 @@ def size_over_time(
         for i, (day, complete) in enumerate(points)
     ]
     return pd.DataFrame(rows, columns=list(SIZE_COLUMNS))
+
+
+def value_options(src: Source, *, limit: int = MAX_OPTIONS) -> dict[str, list[str]]:
+    """The values the builder offers for each of :data:`OPTION_FIELDS`, most frequent first
+    (at most ``limit`` each): genders, countries (upper-case), regions, cities, tags,
+    categories and products bought, discount codes (upper-case), sales channels, and the
+    shop's RFM group names in their order."""
+    c = src.customers
+    o = src.orders
+    lines = src.order_lines
+    tags = c.select(v=c.tags.unnest())
+    parts = {
+        "gender": c.select(v=c.gender),
+        "country": c.select(v=c.country.upper()),
+        "region": c.select(v=c.region),
+        "city": c.select(v=c.city),
+        "tags": tags.select(v=tags.v.lower()),
+        "category": lines.select(v=lines.category),
+        "product": lines.select(v=lines.product),
+        "discount_code": o.select(v=o.discount_code.strip().upper()),
+        "sales_channel": o.select(v=o.sales_channel),
+    }
+    counted = []
+    for name, t in parts.items():
+        t = t.filter(t.v.notnull(), t.v.strip() != "")
+        counted.append(t.group_by("v").aggregate(n=t.count()).mutate(field=ibis.literal(name)))
+    got = src.execute(ibis.union(*counted))
+    got = got.sort_values(["field", "n", "v"], ascending=[True, False, True])
+    out: dict[str, list[str]] = {name: [] for name in OPTION_FIELDS}
+    for name, grp in got.groupby("field", sort=False):
+        out[str(name)] = [str(v) for v in grp["v"].head(limit)]
+    out["rfm"] = list(dict.fromkeys(g.name for g in rfm.load_groups_for(src)))
+    out["tier"] = _tier_names(src)
+    return out
+
+
+def _tier_names(src: Source) -> list[str]:
+    """The active loyalty program's tiers, lowest first (none without a program)."""
+    from relmark_core import loyalty
+
+    conn = src.state if src.state is not None else getattr(src.backend, "con", None)
+    if conn is None:
+        return []
+    active = loyalty.active_version(conn)
+    return [] if active is None else [t.name for t in active.program.tier_list()]

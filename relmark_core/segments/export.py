@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from relmark_core.errors import InputRefused
 from relmark_core.imports.load import neutralise_formula
 from relmark_core.metrics import feedback, rfm
-from relmark_core.segments.compile import customer_stats, day_end, members
+from relmark_core.segments.compile import customer_stats, day_end, loyalty_tiers, members
 from relmark_core.segments.model import NPS_GROUP_WORDS, SegmentDefinition
 from relmark_core.source import Source
 
@@ -54,6 +54,7 @@ EXPORT_PROPERTIES: dict[str, str] = {
     "region": "Region",
     "country": "Country",
     "tags": "Tags",
+    "loyalty_tier": "Loyalty Tier",
 }
 """Property key -> column header. Dates are YYYY-MM-DD in the store's time zone; Total Spent
 is net revenue of counted orders in the reporting currency; Tags are comma-separated."""
@@ -176,6 +177,10 @@ def export_members(
         n = feedback.latest_answers(src, as_of=as_of)
         n = n.select(n_id=n.customer_id, nps_group=n.nps_group)
         t = t.left_join(n, t.customer_id == n.n_id)
+    if "loyalty_tier" in props:
+        lt = loyalty_tiers(src, as_of=as_of)
+        lt = lt.select(l_id=lt.customer_id, loyalty_tier=lt.tier)
+        t = t.left_join(lt, t.customer_id == lt.l_id)
     cols: dict[str, Any] = {
         "customer_id": t.customer_id,
         "email": t.email,
@@ -194,7 +199,7 @@ def export_members(
             "first_order_at": t.first_order_at,
             "last_order_at": t.last_order_at,
         }
-    for extra in ("rfm_group", "nps_group"):
+    for extra in ("rfm_group", "nps_group", "loyalty_tier"):
         if extra in t.columns:
             cols[extra] = t[extra]
     df = src.execute(t.select(**cols).order_by("customer_id"))

@@ -71,6 +71,7 @@ __all__ = [
     "CsatCondition",
     "ConsentCondition",
     "RfmCondition",
+    "TierCondition",
     "Condition",
     "ConditionGroup",
     "SegmentDefinition",
@@ -78,6 +79,8 @@ __all__ = [
     "parse_condition",
     "condition_problem",
     "definition_from_json",
+    "STARTER_DAYS",
+    "starter_condition",
 ]
 
 MAX_TEXT = 200
@@ -97,7 +100,7 @@ MATCHES: tuple[Match, ...] = ("all", "any")
 
 ConditionKind = Literal[
     "age", "gender", "location", "tags", "orders", "spend", "aov", "order_date", "bought",
-    "discount_code", "sales_channel", "nps", "csat", "consent", "rfm",
+    "discount_code", "sales_channel", "nps", "csat", "consent", "rfm", "tier",
 ]
 CONDITION_LABELS: dict[str, str] = {
     "age": "Age",
@@ -115,6 +118,7 @@ CONDITION_LABELS: dict[str, str] = {
     "csat": "CSAT score (latest answer)",
     "consent": "Email marketing consent",
     "rfm": "RFM group",
+    "tier": "Loyalty tier",
     "group": "Group of conditions",
 }
 CONDITION_KINDS: tuple[str, ...] = tuple(k for k in CONDITION_LABELS if k != "group")
@@ -148,6 +152,7 @@ FIELD_LABELS: dict[str, str] = {
     "min_score": "lowest score",
     "max_score": "highest score",
     "consented": "consent",
+    "tiers": "tiers",
     "conditions": "conditions",
     "kind": "condition type",
 }
@@ -169,6 +174,7 @@ COUNTRY_NAMES: dict[str, str] = {
 }  # fmt: skip
 SALES_CHANNEL_LABELS: dict[str, str] = {
     "online_store": "the online store",
+    "online store": "the online store",
     "pos": "a shop till (POS)",
     "marketplace": "a marketplace",
 }
@@ -268,8 +274,13 @@ def _check_range(lo: Any, hi: Any, lo_name: str, hi_name: str) -> None:
     if lo is None and hi is None:
         raise ValueError(f"set the {FIELD_LABELS[lo_name]}, the {FIELD_LABELS[hi_name]} or both")
     if lo is not None and hi is not None and lo > hi:
+
+        def show(v: Any) -> str:
+            return f"{v:.2f}" if isinstance(v, Decimal) else str(v)
+
         raise ValueError(
-            f"the {FIELD_LABELS[lo_name]} ({lo}) is above the {FIELD_LABELS[hi_name]} ({hi})"
+            f"the {FIELD_LABELS[lo_name]} ({show(lo)}) is above the {FIELD_LABELS[hi_name]} "
+            f"({show(hi)})"
         )
 
 
@@ -658,11 +669,29 @@ class RfmCondition(_Condition):
         return Phrase(role="where", text=f"in {noun} {_words(self.groups)}")
 
 
+class TierCondition(_Condition):
+    """The customer's tier in the active loyalty program at the as-of day (members only; see
+    :func:`relmark_core.loyalty.customer_tiers`)."""
+
+    label: ClassVar[str] = CONDITION_LABELS["tier"]
+    kind: Literal["tier"] = "tier"
+    tiers: Values
+
+    @field_validator("tiers")
+    @classmethod
+    def _clean(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return _clean_values(v, case="keep")
+
+    def phrase(self, currency: str) -> Phrase:
+        noun = "the loyalty tier" if len(self.tiers) == 1 else "the loyalty tiers"
+        return Phrase(role="where", text=f"in {noun} {_words(self.tiers)}")
+
+
 Condition: TypeAlias = Annotated[
     AgeCondition | GenderCondition | LocationCondition | TagCondition | OrderCountCondition
     | SpendCondition | AovCondition | OrderDateCondition | BoughtCondition
     | DiscountCodeCondition | SalesChannelCondition | NpsCondition | CsatCondition
-    | ConsentCondition | RfmCondition,
+    | ConsentCondition | RfmCondition | TierCondition,
     Field(discriminator="kind"),
 ]
 
@@ -877,3 +906,42 @@ def definition_from_json(text: str) -> SegmentDefinition:
         raise InputRefused("The saved segment is not a definition (expected a JSON object).")
     return parse_definition(data)
 
+
+
+STARTER_DAYS = 90
+"""The "in the last N days" a new condition starts with."""
+
+
+def starter_condition(kind: str, options: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """A valid condition of ``kind`` to start editing from, using the shop's most frequent
+    values (``options`` as :func:`relmark_core.segments.compile.value_options` gives them)."""
+    opts = options or {}
+
+    def first(field: str, fallback: str) -> list[str]:
+        values = opts.get(field) or []
+        return [values[0] if values else fallback]
+
+    starters: dict[str, dict[str, Any]] = {
+        "age": {"min_age": 25, "max_age": 34},
+        "gender": {"genders": first("gender", "female")},
+        "location": {"field": "country", "values": first("country", "US")},
+        "tags": {"tags": first("tags", "coffee"), "match": "any"},
+        "orders": {"min_orders": 2},
+        "spend": {"min_spend": "100.00"},
+        "aov": {"min_aov": "50.00"},
+        "order_date": {"which": "last", "within_days": STARTER_DAYS},
+        "bought": {"what": "category", "values": first("category", "Coffee"),
+                   "within_days": STARTER_DAYS},
+        "discount_code": {"codes": []},
+        "sales_channel": {"channels": first("sales_channel", "online_store")},
+        "nps": {"groups": ["promoter"]},
+        "csat": {"min_score": 4, "max_score": 5},
+        "consent": {"consented": True},
+        "rfm": {"groups": first("rfm", "Champions")},
+        "tier": {"tiers": first("tier", "Gold")},
+    }
+    if kind not in starters:
+        raise InputRefused(
+            f"“{kind}” is not a condition type; use one of: {', '.join(CONDITION_KINDS)}."
+        )
+    return {"kind": kind, **starters[kind]}
