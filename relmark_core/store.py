@@ -236,6 +236,41 @@ CREATE TABLE IF NOT EXISTS loyalty_ledger (    -- append-only: entries are never
     posted_by VARCHAR NOT NULL,
     posted_at TIMESTAMP NOT NULL
 );
+CREATE SEQUENCE IF NOT EXISTS offer_id_seq START 1;
+CREATE TABLE IF NOT EXISTS offers (       -- relmark_core.offers
+    offer_id BIGINT PRIMARY KEY,
+    name VARCHAR NOT NULL,
+    definition VARCHAR NOT NULL,          -- JSON of relmark_core.offers.Offer
+    status VARCHAR NOT NULL,              -- draft | running | cancelled
+    holdout_seed VARCHAR NOT NULL,        -- the random holdout's seed (reproducible)
+    launched_by VARCHAR,
+    launched_at TIMESTAMP,
+    created_by VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS offer_launches (  -- one row per launched offer: a second launch conflicts
+    offer_id BIGINT PRIMARY KEY,
+    launched_by VARCHAR NOT NULL,
+    launched_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS offer_members (   -- the audience frozen at launch
+    offer_id BIGINT NOT NULL,
+    customer_id VARCHAR NOT NULL,
+    arm VARCHAR NOT NULL,                 -- treatment | holdout
+    code VARCHAR                          -- unique code or the shared code (treatment only)
+);
+CREATE TABLE IF NOT EXISTS offer_codes (
+    code VARCHAR PRIMARY KEY,             -- upper-case; unique across offers
+    offer_id BIGINT NOT NULL,
+    customer_id VARCHAR                   -- NULL for a shared code
+);
+CREATE TABLE IF NOT EXISTS offer_events (
+    offer_id BIGINT NOT NULL,
+    event VARCHAR NOT NULL,               -- created | launched | cancelled | reopened
+    actor VARCHAR NOT NULL,
+    happened_at TIMESTAMP NOT NULL,
+    detail VARCHAR
+);
 CREATE TABLE IF NOT EXISTS audit_log (
     logged_at TIMESTAMP NOT NULL,
     actor VARCHAR NOT NULL,
