@@ -54,6 +54,10 @@ SAMPLE_LABELS = {"order_id": "Order", "ordered_at": "Ordered (UTC)", "answered_a
                  "refunds": "Refunds", "net": "Net", "lines": "Lines", "source": "Source",
                  "signup_at": "Signed up (UTC)", "score": "Score", "kind": "Survey"}
 MONEY_COLUMNS = ("net",)
+# Preview columns a marketer checks first (the store's own ids, like customer_id, come last).
+SAMPLE_FIRST = ("order_id", "response_id", "ordered_at", "answered_at", "email", "first_name",
+                "last_name", "total", "refunds", "net", "currency", "status", "lines", "kind",
+                "score", "comment")
 COUNT_HELP = {
     "rows_read": "Data rows in the file (the header, blank lines and totals rows not counted).",
     "to_load": "Records Relmark will store: for an orders file, one per order (a Shopify order "
@@ -369,7 +373,9 @@ def _file_section(upload: Any, h: str, keep_demo: bool, ready: dict[str, im.Impo
         st.caption(_clean(note))
     st.caption(f"The first {min(len(pv.sample), PREVIEW_ROWS)} "
                f"{KIND_WORDS[pv.kind or 'orders']} as they will be stored:")
+    first = [c for c in SAMPLE_FIRST if c in pv.sample.columns]
     st.dataframe(pv.sample, hide_index=True,
+                 column_order=first + [c for c in pv.sample.columns if c not in first],
                  column_config=_sample_config(pv.sample, pv.kind or "orders"))
     if pv.rows_rejected:
         st.warning(
@@ -378,7 +384,7 @@ def _file_section(upload: Any, h: str, keep_demo: bool, ready: dict[str, im.Impo
         problems = pv.problems.rename(columns={"row": "Row", "column": "Column",
                                                "reason": "Reason", "value": "Value"})
         st.dataframe(problems, hide_index=True, height=min(PROBLEMS_HEIGHT, 38 + 35 * len(problems)),
-                     column_config={"Row": count_column("Row")})
+                     column_config={"Row": count_column("Row", width="small")})
     ready[h] = pv
     if st.button("Import this file", key=f"{k}_go", type="primary",
                  icon=":material/download_done:"):
