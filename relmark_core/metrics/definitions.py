@@ -541,6 +541,50 @@ _ALL += [
     ),
 ]
 
+# --- offers (relmark_core.offers) ---------------------------------------------------------------
+OFFER_CONVERSION = (
+    "Members with any counted order in the offer's window (both days included, store time "
+    "zone), code or not — the same rule for the treated and the held-out."
+)
+_ALL += [
+    Definition(key="offer_treated", label="Get the offer", unit="count",
+               help="Segment members at launch, minus the exclusions (no marketing consent, an "
+               "offer in the last N days, another running offer), minus the holdout."),
+    Definition(key="offer_holdout", label="Held out", unit="count",
+               help="Eligible members kept out at random: ranked by SHA-256 of '<seed>:<customer "
+               "id>', the first holdout-% of them (halves round up). The seed is stored, so the "
+               "same audience always gives the same holdout."),
+    Definition(key="offer_expected_cost", label="Expected cost", unit="money",
+               help="Members who get the offer × assumed redemption rate × the cost of one "
+               "redemption (the percent of the average order, the amount, the points at their "
+               "value, or the unit cost you set)."),
+    Definition(key="offer_power", label="Smallest detectable uplift", unit="share",
+               help="The smallest rise in conversion this audience and holdout can tell from "
+               "chance (α 0.05 two-sided, 80% power): (1.96 + 0.84) × √(p(1−p)(1/treated + "
+               "1/held out)), p = the audience's conversion over a window of the same length "
+               "before today."),
+    Definition(key="offer_redemptions", label="Redemptions", unit="count",
+               help="Counted orders in the window whose discount code is one of the offer's "
+               f"codes (case and spaces ignored). A counted order is {COUNTED_ORDER}."),
+    Definition(key="offer_conversion", label="Conversion", unit="share",
+               help=f"{OFFER_CONVERSION} Divided by the arm's members."),
+    Definition(key="offer_uplift", label="Uplift in conversion", unit="share",
+               help="Treatment conversion minus holdout conversion, with a 95% Newcombe (hybrid "
+               "Wilson score) interval for the difference of two proportions."),
+    Definition(key="offer_revenue_per_member", label="Revenue per member", unit="money",
+               help=f"Net revenue of the arm's counted orders in the window ({NET_REVENUE}), "
+               "reporting currency, divided by the arm's members (buyers or not)."),
+    Definition(key="offer_incremental_revenue", label="Incremental revenue", unit="money",
+               help="(Revenue per treated member − revenue per held-out member) × treated "
+               "members; the per-member interval is a seeded 95% percentile bootstrap "
+               "(2,000 resamples of each arm)."),
+    Definition(key="offer_cost", label="Cost", unit="money",
+               help="Discounts recorded on redeeming orders; where an order records none, the "
+               "planned cost of one redemption."),
+    Definition(key="offer_return", label="Return", unit="money",
+               help="Incremental revenue minus cost."),
+]
+
 DEFINITIONS: dict[str, Definition] = {d.key: d for d in _ALL}
 
 

@@ -63,7 +63,9 @@ from relmark_core.offers.saved import (
     list_offers,
     member_tokens,
     offer_events,
+    offers_table,
     plan_audience,
+    preview_choices,
     preview_message,
     reopen_offer,
     save_offer,
@@ -79,6 +81,6 @@ __all__ = [
     "NO_EFFECT_YET", "OfferResults", "bootstrap_mean_difference", "newcombe_interval",
     "offer_results", "wilson_interval",
     "AudiencePlan", "LaunchResult", "SavedOffer", "cancel_offer", "frozen_members", "get_offer",
-    "launch_offer", "list_offers", "member_tokens", "offer_events", "plan_audience",
+    "launch_offer", "list_offers", "member_tokens", "offer_events", "offers_table", "preview_choices", "plan_audience",
     "preview_message", "reopen_offer", "save_offer", "update_offer",
 ]

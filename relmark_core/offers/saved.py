@@ -32,7 +32,7 @@ from relmark_core.offers.model import (
     parse_offer,
 )
 from relmark_core.periods import DateRange
-from relmark_core.segments import get_segment, member_ids
+from relmark_core.segments import get_segment, member_ids, members
 from relmark_core.source import Source, from_duckdb
 from relmark_core.store import DEFAULT_ACTOR
 
@@ -53,6 +53,9 @@ __all__ = [
     "frozen_members",
     "member_tokens",
     "preview_message",
+    "OFFERS_TABLE_COLUMNS",
+    "offers_table",
+    "preview_choices",
 ]
 
 Status = Literal["draft", "running", "cancelled"]
@@ -492,3 +495,45 @@ def preview_message(conn: duckdb.DuckDBPyConnection, offer: Offer, customer_id: 
     t = member_tokens(conn, [customer_id], src=src)
     values = {str(k): v for k, v in t.iloc[0].items()} if len(t) else {}
     return render_message(offer.message, values, offer.fallbacks)
+
+
+OFFERS_TABLE_COLUMNS = ("offer_id", "name", "status", "offer", "treated", "holdout",
+                        "launched_at")
+PREVIEW_CHOICES = 50
+
+
+def offers_table(conn: duckdb.DuckDBPyConnection, *, today: date,
+                 currency: str = "USD") -> pd.DataFrame:
+    """Every offer, newest first (:data:`OFFERS_TABLE_COLUMNS`): status in words (Draft,
+    Scheduled, Running, Ended, Cancelled), the offer's sentence and the frozen arm sizes."""
+    sizes = {(int(o), str(a)): int(n) for o, a, n in conn.execute(
+        "SELECT offer_id, arm, count(*) FROM offer_members GROUP BY ALL").fetchall()}
+    names = {int(i): str(n) for i, n in conn.execute(
+        "SELECT segment_id, name FROM segments").fetchall()}
+    rows = []
+    for s in list_offers(conn):
+        seg = names.get(s.offer.segment_id, f"a deleted segment (id {s.offer.segment_id})")
+        rows.append({
+            "offer_id": s.offer_id, "name": s.offer.name, "status": s.status_words(today),
+            "offer": s.offer.sentence(seg, currency),
+            "treated": sizes.get((s.offer_id, "treatment"), 0),
+            "holdout": sizes.get((s.offer_id, "holdout"), 0),
+            "launched_at": s.launched_at,
+        })
+    return pd.DataFrame(rows, columns=list(OFFERS_TABLE_COLUMNS))
+
+
+def preview_choices(conn: duckdb.DuckDBPyConnection, offer: Offer, *, as_of: date,
+                    src: Source | None = None, limit: int = PREVIEW_CHOICES) -> dict[str, str]:
+    """Up to ``limit`` segment members to preview the message for: customer id -> "Name
+    (email)" (sorted by id)."""
+    src = src or from_duckdb(conn)
+    seg = get_segment(conn, offer.segment_id)
+    m = members(src, seg.definition, as_of=as_of)
+    df = src.execute(m.select("customer_id", "first_name", "last_name", "email")
+                     .order_by("customer_id").limit(limit))
+    out = {}
+    for r in df.itertuples(index=False):
+        name = " ".join(str(x) for x in (r.first_name, r.last_name) if isinstance(x, str)).strip()
+        out[str(r.customer_id)] = f"{name or 'No name'} ({r.email or r.customer_id})"
+    return out
