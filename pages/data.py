@@ -22,7 +22,7 @@ import streamlit as st
 
 from relmark_core import demo, store
 from relmark_core import imports as im
-from relmark_core.errors import RelmarkError
+from relmark_core.errors import InputRefused, RelmarkError
 from relmark_core.imports.formats import GENERIC, field_spec
 from relmark_core.imports.load import PREVIEW_ROWS
 from relmark_ui import current
@@ -169,8 +169,11 @@ def _preview(h: str, upload: Any, keep_demo: bool, where: Any) -> im.ImportPrevi
         result = im.preview(ctx.conn, upload.getvalue(), file_name=upload.name, keep_demo=keep_demo,
                             progress=update, **req)
         _state(SHAPE_STATE)[h] = (result.format, result.kind, result.header)
-    except RelmarkError as exc:
+    except InputRefused as exc:
         result = str(exc)
+    except RelmarkError as exc:  # e.g. the database busy: worth trying again, so not kept
+        bar.empty()
+        return str(exc)
     bar.empty()
     cache[h] = (key, result)
     return result
@@ -212,7 +215,7 @@ def _date_order_widget(h: str, k: str, question: im.Question | None) -> None:
     example = answers.get("date_example")
     st.radio(
         "How does this file write its dates?", ["dmy", "mdy"], index=None, key=wk,
-        format_func=lambda o: _date_choice(o, example), on_change=_set_answer,
+        format_func=lambda o: _clean(_date_choice(o, example)), on_change=_set_answer,
         args=(h, "date_order", wk),
         help="Relmark never guesses: dates like 03/04/2024 mean different days in different "
         "countries. Look at a date you know in the file.",
@@ -232,7 +235,7 @@ def _score_widget(h: str, k: str, question: im.Question | None) -> None:
     if wk not in st.session_state and answers.get("score"):
         st.session_state[wk] = answers["score"]
     st.radio("The score question", options, index=None, key=wk, on_change=_set_answer,
-             args=(h, "score", wk))
+             args=(h, "score", wk), format_func=_clean)  # radio labels are markdown
 
 
 def _mapping_widgets(h: str, k: str, kind: str, header: tuple[str, ...],
@@ -450,7 +453,7 @@ for upload in uploads:
             continue
         seen[h] = upload.name
         _file_section(upload, h, keep_demo, ready)
-for name in (PREVIEW_STATE, SHAPE_STATE, ANSWER_STATE):
+for name in (PREVIEW_STATE, SHAPE_STATE, ANSWER_STATE, DONE_STATE):
     stale = _state(name)
     for h_old in [h for h in stale if h not in seen]:
         del stale[h_old]  # files no longer in the uploader
