@@ -991,7 +991,7 @@ def _build_rows(conn: duckdb.DuckDBPyConnection, plan: _Plan, source: str,
     idx = sorted(set(plan.cols.values()))
     carry = ", ".join(f"c{i}" for i in idx)
     # Bound only when used: DuckDB refuses a named parameter the statement does not use.
-    placeholder = (q.p(_PLACEHOLDERS) if any(plan.ftype(k) not in _FREE_TEXT_TYPES for k in keys)
+    placeholder = (q.p(_PLACEHOLDERS) if any(plan.ftype(k) == "country" for k in keys)
                    else "NULL")
     raw_sel = ", ".join(f"{_raw_text(plan, k)} AS t_{_ident(k)}" for k in keys)
     clean_sel = ", ".join(f"{_clean_text(plan, k, placeholder)} AS r_{_ident(k)}" for k in keys)
@@ -999,9 +999,16 @@ def _build_rows(conn: duckdb.DuckDBPyConnection, plan: _Plan, source: str,
     for k in keys:
         typed[k] = _typed_expr(plan, k, f"r_{_ident(k)}", q)
     extra = _kind_extras(plan, q, typed)
-    typed_sel = ", ".join(f"{expr} AS f_{_ident(k)}" for k, expr in {**typed, **extra}.items())
     # Flags: head rows (carry the order's own fields), line rows, blank rows, totals rows.
     head = _head_sql(plan)
+    if plan.kind == "orders" and plan.spec.multi_row:
+        # Who ordered is read from an order's first row only (Shopify repeats the email on
+        # every line-item row): skip the work on the others.
+        for group in (typed, extra):
+            for k in group:
+                if _level(plan, k) == "person" or k in ("email_norm", "first_name", "last_name"):
+                    group[k] = f"CASE WHEN {head} THEN {group[k]} END"
+    typed_sel = ", ".join(f"{expr} AS f_{_ident(k)}" for k, expr in {**typed, **extra}.items())
     line_keys = [k for k in ("product", "sku", "quantity", "unit_price") if plan.has(k)]
     has_line = " OR ".join(f"r_{k} IS NOT NULL" for k in line_keys) \
         if line_keys and plan.kind == "orders" else "false"
@@ -1020,9 +1027,11 @@ def _build_rows(conn: duckdb.DuckDBPyConnection, plan: _Plan, source: str,
     checks = _checks(plan, q, keys, extra)
     problem = " ".join(
         f"WHEN {cond} THEN struct_pack(code := '{code}', field := {q.p(fld)}, value := {val})"
-        for cond, code, fld, val in checks
+        for cond, _, code, fld, val in checks
     )
-    problem_sql = f"CASE {problem} ELSE NULL END" if checks else "NULL"
+    quick = " OR ".join(f"({qk})" for _, qk, _, _, _ in checks)
+    problem_sql = (f"CASE WHEN {quick} THEN CASE {problem} ELSE NULL END END" if checks
+                   else "NULL")
     person = _person_key_sql(plan, q, set(f"f_{k}" for k in {**typed, **extra}))
     names = [plan.file.header[i] for i in idx]
     raw_json = (f"to_json(map({q.p(names)}, list_value({carry})))" if idx else "NULL")
@@ -1049,7 +1058,6 @@ def _build_rows(conn: duckdb.DuckDBPyConnection, plan: _Plan, source: str,
 
 
 _NO_TRIM_TYPES = ("money", "int", "score")
-_FREE_TEXT_TYPES = ("text", "id", "email", "tags")
 
 
 def _raw_text(plan: _Plan, key: str) -> str:
@@ -1059,10 +1067,11 @@ def _raw_text(plan: _Plan, key: str) -> str:
 
 
 def _clean_text(plan: _Plan, key: str, placeholder: str) -> str:
-    """Placeholders such as '-' or 'n/a' read as empty (not for free text, where they are rare
-    and harmless)."""
+    """Countries are stored as written when not recognised: a placeholder ('-', 'n/a') there
+    reads as empty. Elsewhere placeholders simply fail to parse and are let through as empty by
+    the checks (see :func:`_checks`)."""
     t = f"t_{_ident(key)}"
-    if plan.ftype(key) in _FREE_TEXT_TYPES:
+    if plan.ftype(key) != "country":
         return t
     return (f"CASE WHEN length({t}) <= 6 AND list_contains({placeholder}, lower(trim({t}))) "
             f"THEN NULL ELSE {t} END")
@@ -1120,49 +1129,72 @@ def _kind_extras(plan: _Plan, q: _Params, typed: dict[str, str]) -> dict[str, st
 
 def _checks(
     plan: _Plan, q: _Params, keys: list[str], extra: dict[str, str]
-) -> list[tuple[str, str, str | None, str]]:
-    """(condition, code, column shown, value) in priority order; the first that holds wins."""
-    out: list[tuple[str, str, str | None, str]] = [
-        ("c_extra IS NOT NULL", "extra_values", None, "c_extra")
+) -> list[tuple[str, str, str, str | None, str]]:
+    """(condition, quick test, code, column shown, value) in priority order; the first
+    condition that holds wins. The quick test holds whenever the condition does and is cheap:
+    rows passing none of them skip the checks.
+
+    Placeholders ('-', 'n/a'...) read as empty: they are looked for only in values that did
+    not parse (cheap, as those are rare), and each condition starts with its rarest test.
+    """
+    out: list[tuple[str, str, str, str | None, str]] = [
+        ("c_extra IS NOT NULL", "c_extra IS NOT NULL", "extra_values", None, "c_extra")
     ]
     head_only = plan.kind == "orders"
+    bound: list[str] = []
+
+    def ph(v: str) -> str:
+        if not bound:
+            bound.append(q.p(_PLACEHOLDERS))
+        return f"(length({v}) <= 6 AND list_contains({bound[0]}, lower(trim({v}))))"
 
     def head(cond: str) -> str:
-        return f"(is_head_x AND {cond})" if head_only else cond
+        return f"({cond} AND is_head_x)" if head_only else cond
+
+    def missing(key: str, parsed: str | None = None) -> str:
+        r = f"r_{_ident(key)}"
+        f = parsed or f"f_{_ident(key)}"
+        return f"({r} IS NULL OR ({f} IS NULL AND {ph(r)}))"
 
     if plan.kind == "orders":
-        out.append(("r_order_id IS NULL", "missing", plan.column("order_id"), "NULL"))
+        out.append(("r_order_id IS NULL", "r_order_id IS NULL", "missing",
+                    plan.column("order_id"), "NULL"))
         if "ordered_at" in extra:
-            out.append((head("r__date IS NULL"), "missing", plan.column("_date"), "NULL"))
+            out.append((head(missing("_date", "f_ordered_at")), head("f_ordered_at IS NULL"),
+                        "missing", plan.column("_date"), "NULL"))
         else:
-            out.append((head("r_ordered_at IS NULL"), "missing", plan.column("ordered_at"), "NULL"))
-        out.append((head("r_total IS NULL"), "missing", plan.column("total"), "NULL"))
+            out.append((head(missing("ordered_at")), head("f_ordered_at IS NULL"), "missing",
+                        plan.column("ordered_at"), "NULL"))
+        out.append((head(missing("total")), head("f_total IS NULL"), "missing",
+                    plan.column("total"), "NULL"))
     elif plan.kind == "feedback":
-        out.append(("r_score IS NULL", "missing", plan.column("score"), "NULL"))
-        out.append(("r_answered_at IS NULL", "missing", plan.column("answered_at"), "NULL"))
+        out.append((missing("score"), "f_score IS NULL", "missing", plan.column("score"),
+                    "NULL"))
+        out.append((missing("answered_at"), "f_answered_at IS NULL", "missing",
+                    plan.column("answered_at"), "NULL"))
     for k in keys:
         t = plan.ftype(k)
         code = _PARSE_CODE.get(t)
         if code is None:
             continue
-        cond = f"r_{_ident(k)} IS NOT NULL AND f_{_ident(k)} IS NULL"
+        r, f = f"r_{_ident(k)}", f"f_{_ident(k)}"
+        cond = f"{f} IS NULL AND {r} IS NOT NULL AND NOT {ph(r)}"
         if plan.kind == "orders" and _level(plan, k) == "order":
             cond = head(cond)
-        out.append((cond, code, plan.column(k), f"r_{_ident(k)}"))
+        out.append((cond, f"{f} IS NULL AND {r} IS NOT NULL", code, plan.column(k), r))
     if "ordered_at" in extra:
-        out.append((head("r__date IS NOT NULL AND f_ordered_at IS NULL"), "date",
-                    plan.column("_date"), "r__date"))
+        out.append((head(f"f_ordered_at IS NULL AND r__date IS NOT NULL AND NOT {ph('r__date')}"),
+                    "f_ordered_at IS NULL AND r__date IS NOT NULL", "date", plan.column("_date"),
+                    "r__date"))
         if "_zone_ok" in extra:
-            out.append((head("NOT f__zone_ok"), "zone", plan.column("_time_zone"),
-                        "r__time_zone"))
+            out.append((head("NOT f__zone_ok"), "NOT f__zone_ok", "zone",
+                        plan.column("_time_zone"), "r__time_zone"))
     if plan.kind == "feedback" and plan.has("score"):
         kind_sql = "f_kind" if plan.has("kind") else q.p(plan.survey_kind or "nps")
-        out.append((
-            f"f_score IS NOT NULL AND NOT (f_score BETWEEN "
-            f"CASE WHEN {kind_sql} = 'csat' THEN 1 ELSE 0 END AND "
-            f"CASE WHEN {kind_sql} = 'csat' THEN 5 ELSE 10 END)",
-            "score_range", plan.column("score"), "r_score",
-        ))
+        out_of_range = (f"f_score IS NOT NULL AND NOT (f_score BETWEEN "
+                        f"CASE WHEN {kind_sql} = 'csat' THEN 1 ELSE 0 END AND "
+                        f"CASE WHEN {kind_sql} = 'csat' THEN 5 ELSE 10 END)")
+        out.append((out_of_range, out_of_range, "score_range", plan.column("score"), "r_score"))
     if plan.kind == "customers":
         parts = []
         if plan.has("email"):
@@ -1172,10 +1204,12 @@ def _checks(
         if parts:
             col = plan.column("email") or plan.column("customer_id")
             val = "r_email" if plan.has("email") else "NULL"
-            out.append((" AND ".join(parts), "no_identity", col, val))
+            cond = " AND ".join(parts)
+            out.append((cond, cond, "no_identity", col, val))
     # is_head_x is the head flag computed in the same SELECT; inline it.
     head_sql = _head_sql(plan)
-    return [(c.replace("is_head_x", f"({head_sql})"), code, col, v) for c, code, col, v in out]
+    return [(c.replace("is_head_x", f"({head_sql})"), quick.replace("is_head_x", f"({head_sql})"),
+             code, col, v) for c, quick, code, col, v in out]
 
 
 def _head_sql(plan: _Plan) -> str:
@@ -1446,15 +1480,21 @@ def _shape_orders(conn: duckdb.DuckDBPyConnection, plan: _Plan) -> None:
                CAST({_fcol(plan, 'quantity', 'BIGINT')} AS INTEGER) AS quantity,
                {unit} AS unit_price
         FROM _imp_rows
-        WHERE {_VALID} AND has_line AND f_order_id IN (SELECT f_order_id FROM _imp_heads)
+        WHERE {_VALID} AND has_line
     """
     if plan.has("_line_items"):
         lines += " UNION ALL " + _packed_lines_sql(plan)
     conn.execute(f"CREATE OR REPLACE TEMP VIEW _imp_lines AS {lines}")
+    # Line rows (and Square refunds) whose order row is missing or was refused are refused too.
     orphans = ("NOT r.skip AND r.problem IS NULL AND NOT r.is_head AND "
                "r.f_order_id NOT IN (SELECT f_order_id FROM _imp_heads)")
     code = "orphan_refund" if plan.has("_event_type") else "orphan_line"
     _add_problems(conn, plan, orphans, code, plan.column("order_id"), "r.f_order_id")
+    conn.execute(
+        f"UPDATE _imp_rows SET problem = struct_pack(code := {_lit(code)}, "
+        "field := CAST(NULL AS VARCHAR), value := CAST(f_order_id AS VARCHAR)) "
+        "WHERE problem IS NULL AND NOT skip AND k IN (SELECT k FROM _imp_problems)"
+    )
 
 
 def _lit(value: str) -> str:
@@ -1487,7 +1527,8 @@ def _packed_lines_sql(plan: _Plan) -> str:
 
 def _shape_feedback(conn: duckdb.DuckDBPyConnection, plan: _Plan) -> None:
     sys = _lit(plan.system)
-    kind = "f_kind" if "f_kind" in plan.row_cols else _lit(plan.survey_kind or "nps")
+    default_kind = _lit(plan.survey_kind or "nps")
+    kind = f"coalesce(f_kind, {default_kind})" if "f_kind" in plan.row_cols else default_kind
     hashed = [c for c in ("f_email_norm", "f_answered_at", "f_score", "f_comment")
               if c in plan.row_cols]
     rid = f"md5(concat_ws('|', {', '.join(hashed)}))"
