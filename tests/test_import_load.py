@@ -301,3 +301,41 @@ def test_upload_bytes_and_progress(conn: duckdb.DuckDBPyConnection) -> None:
     assert result.file_name == "upload.csv" and result.rows_loaded == 3
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
+
+
+def test_row_problems_each_with_their_reason(conn: duckdb.DuckDBPyConnection,
+                                             tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "Order ID,Order Date,Total,Currency,Status,Discounts,Country\n"
+        "1,2024-01-02,10.00,USD,paid,-,n/a\n"  # placeholders read as empty
+        "2,2024-01-03,n/a,USD,paid,,\n"  # a placeholder where a value is needed
+        "3,2024-01-04,12.00,dollars,paid,,\n"
+        "4,2024-01-05,13.00,EUR,lost in the post,,\n"
+        "5,31 Feb 2024,14.00,EUR,paid,,\n"
+    )
+    pv = preview(conn, path)
+    assert [tuple(r) for r in pv.problems.itertuples(index=False)] == [
+        (3, "Total", "Total is empty", None),
+        (4, "Currency", '"dollars" is not a 3-letter currency code (like USD or EUR)', "dollars"),
+        (5, "Status", 'the status "lost in the post" is not one Relmark knows',
+         "lost in the post"),
+        (6, "Order Date", '"31 Feb 2024" is not a date Relmark can read', "31 Feb 2024"),
+    ]
+    commit(conn, pv)
+    assert rows(conn, "SELECT order_id, total, discounts, status FROM orders") == [
+        ("import:1", D("10.00"), None, "paid")]
+
+
+def test_customers_and_feedback_row_problems(conn: duckdb.DuckDBPyConnection,
+                                             tmp_path: Path) -> None:
+    people = tmp_path / "people.csv"
+    people.write_text("Email,First name\nnot-an-email,Ann\nbo@example.com,Bo\n")
+    pv = preview(conn, people)
+    assert [tuple(r)[:3] for r in pv.problems.itertuples(index=False)] == [
+        (2, "Email", "the row has neither a usable email nor a customer id")]
+    answers = tmp_path / "nps.csv"
+    answers.write_text("Email,Date,NPS\na@x.com,2024-01-02,11\nb@x.com,2024-01-03,7\n")
+    pv = preview(conn, answers)
+    assert [tuple(r)[:3] for r in pv.problems.itertuples(index=False)] == [
+        (2, "NPS", "the score 11 is outside the survey's range")]

@@ -3,12 +3,16 @@
 One file goes through these steps, all plain SQL over DuckDB staging tables (no Python loop
 over rows):
 
-1. read: ``read_csv`` of the needed columns, as text, into ``_imp_raw`` (row order kept);
+1. sample: the first :data:`SAMPLE_ROWS` rows of the needed columns, as text, into
+   ``_imp_raw``;
 2. analyse: decimal commas, date formats and day/month order, currency symbols, Typeform's
-   score column — a question is raised when the file is truly ambiguous, never a guess;
-3. type and check: ``_imp_rows`` holds parsed values and, per row, the first problem found;
-   values that cannot be right (absurd totals, negative quantities, future dates) refuse the
-   whole file;
+   score column. A question is raised when the file is truly ambiguous, never a guess. When the
+   sample shows slash dates or unusual amounts, those columns are read whole before deciding;
+3. read, type and check in one pass: ``read_csv`` of the whole file straight into
+   ``_imp_rows`` (parsed values, flags and each row's first problem), so the file's text is
+   never stored whole. If values the sample did not show fail to parse, the conventions are
+   settled again on every value and the pass repeats. Values that cannot be right (absurd
+   totals, negative quantities, future dates) refuse the whole file;
 4. shape: orders (one per order number; Shopify's line-item rows grouped), order lines,
    feedback answers, and the people behind them;
 5. match: people to customers by the source's customer id and by normalised email; orders and
@@ -16,7 +20,7 @@ over rows):
 6. write, in one transaction: the previous versions of every row the import changes go to the
    ``import_prev_*`` tables so that :func:`undo_import` can put them back.
 
-``preview`` runs steps 1–5 and writes nothing; ``commit`` runs them again and writes.
+``preview`` runs steps 1-5 and writes nothing; ``commit`` runs them again and writes.
 """
 
 # ruff: noqa: S608
@@ -421,8 +425,8 @@ def _make_plan(conn: duckdb.DuckDBPyConnection, f: rd.CsvFile, opts: _Options) -
     if missing:
         mapped = set(plan.cols.values())
         unmapped = [h for i, h in enumerate(f.header) if i not in mapped]
-        labels = [(fm.field_spec(m.kind, k) or fm.FieldSpec(k, k, "text", "row")).label.lower()
-                  for k in missing]
+        labels = [(fm.field_spec(m.kind, k) or fm.FieldSpec(k, k, "text", "row")).label
+                  .split(" (")[0].lower() for k in missing]
         plan.questions.append(
             Question(
                 key="mapping",

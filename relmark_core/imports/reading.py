@@ -1,9 +1,10 @@
 """Getting a file into DuckDB: refuse what is not a table, find encoding, delimiter and header.
 
-DuckDB reads UTF-8 (with or without BOM) and UTF-16 natively; its extra encodings extension
-cannot be installed offline, so Windows-1252 / Latin-1 files are decoded in Python and handed to
-DuckDB as UTF-8. xlsx workbooks (openpyxl) are written out as UTF-8 CSV first. Everything after
-that is one ``read_csv`` of the needed columns, all as text, into a staging table.
+DuckDB reads UTF-8 (with or without BOM) natively, and UTF-16 and Latin-1 through its
+``encoding`` option; its extra encodings extension (Windows-1252 and others) cannot be installed
+offline. So UTF-16 (Excel's "Unicode text") and Windows-1252 / Latin-1 files are decoded here in
+Python, in chunks, and handed to DuckDB as UTF-8; xlsx workbooks (openpyxl) are written out as
+UTF-8 CSV. Everything after that is ``read_csv`` of the needed columns, all as text.
 
 Rows are numbered the way a spreadsheet shows them: the header is row 1, the first data row is
 row 2. For files up to :data:`EXACT_ROWS_MAX_BYTES` the numbers also count blank lines (a
