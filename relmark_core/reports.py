@@ -113,8 +113,8 @@ def _kpis_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--end", help="day after the last, exclusive (YYYY-MM-DD; default: all data)")
 
 
-def _kpis_run(src: Source, args: argparse.Namespace) -> Records:
-    first, last = data_span(src)
+def range_args(args: argparse.Namespace, first: date | None, last: date | None) -> DateRange:
+    """The ``--start``/``--end`` range, each side defaulting to the data's first/last day."""
     fallback = today_utc()
     start = parse_date(args.start, field="--start date") if args.start else (first or fallback)
     end = (
@@ -127,7 +127,12 @@ def _kpis_run(src: Source, args: argparse.Namespace) -> Records:
             f"--end ({end}) must be after --start ({start}); --end is exclusive: the day after "
             "the last day you want."
         )
-    return kpis(src, rng=DateRange(start=start, end=end)).as_record()
+    return DateRange(start=start, end=end)
+
+
+def _kpis_run(src: Source, args: argparse.Namespace) -> Records:
+    first, last = data_span(src)
+    return kpis(src, rng=range_args(args, first, last)).as_record()
 
 
 # --- rfm --------------------------------------------------------------------------------------
@@ -169,19 +174,7 @@ def _nps_run(src: Source, args: argparse.Namespace) -> Records:
     rng = None
     if args.start or args.end:
         first, last = feedback.answer_span(src, kind="nps")
-        fallback = today_utc()
-        start = parse_date(args.start, field="--start date") if args.start else (first or fallback)
-        end = (
-            parse_date(args.end, field="--end date")
-            if args.end
-            else ((last or fallback) + timedelta(days=1))
-        )
-        if end <= start:
-            raise InputRefused(
-                f"--end ({end}) must be after --start ({start}); --end is exclusive: the day "
-                "after the last day you want."
-            )
-        rng = DateRange(start=start, end=end)
+        rng = range_args(args, first, last)
     df = feedback.nps_over_time(src, grain=args.grain, rng=rng)
     df = df[list(NPS_REPORT_COLUMNS)].copy()
     df["nps"] = df["nps"].round(NPS_DECIMALS)
