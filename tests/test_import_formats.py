@@ -264,3 +264,29 @@ def test_generic_french_semicolon_file_maps_by_header(conn: duckdb.DuckDBPyConne
 def test_recognised_by_header_alone(conn: duckdb.DuckDBPyConnection, name: str,
                                      expected: str) -> None:
     assert preview(conn, fx(name)).format == expected
+
+
+def test_shopify_rows_repeating_the_order_date_are_still_line_items(
+    conn: duckdb.DuckDBPyConnection, tmp_path
+) -> None:
+    """Some exports repeat Created at (and the email) on every line-item row: the order's own
+    fields are still read from the row that has its total."""
+    import csv
+
+    with fx("shopify_orders.csv").open(newline="") as fh:
+        table = list(csv.reader(fh))
+    at = table[0].index("Created at")
+    for row in table[1:]:
+        if not row[at]:
+            row[at] = "2024-03-01 10:00:00 -0500"
+    path = tmp_path / "repeating.csv"
+    with path.open("w", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(table)
+    result = commit(conn, path)
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (7, 3, 0)
+    assert [(r[0], r[4]) for r in orders(conn)] == [
+        ("shopify:#1001", datetime(2024, 3, 1, 15, 0)),
+        ("shopify:#1002", datetime(2024, 3, 5, 11, 0)),
+        ("shopify:#1003", datetime(2024, 3, 7, 13, 0)),
+    ]
+    assert len(lines(conn)) == 7

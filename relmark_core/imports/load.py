@@ -1013,9 +1013,7 @@ def _build_rows(conn: duckdb.DuckDBPyConnection, plan: _Plan, source: str,
                 if _level(plan, k) == "person" or k in ("email_norm", "first_name", "last_name"):
                     group[k] = f"CASE WHEN {head} THEN {group[k]} END"
     typed_sel = ", ".join(f"{expr} AS f_{_ident(k)}" for k, expr in {**typed, **extra}.items())
-    line_keys = [k for k in ("product", "sku", "quantity", "unit_price") if plan.has(k)]
-    has_line = " OR ".join(f"r_{k} IS NOT NULL" for k in line_keys) \
-        if line_keys and plan.kind == "orders" else "false"
+    has_line = _has_line_sql(plan)
     all_r = [f"r_{_ident(k)}" for k in keys]
     blank = " AND ".join(f"{r} IS NULL" for r in all_r) or "true"
     idf = _id_field(plan)
@@ -1169,6 +1167,11 @@ def _checks(
         else:
             out.append((head(missing("ordered_at")), head("f_ordered_at IS NULL"), "missing",
                         plan.column("ordered_at"), "NULL"))
+        if plan.spec.multi_row:
+            # A row without a total is a line item of an order given on another row; a row
+            # with neither is missing its total.
+            lonely = f"r_total IS NULL AND NOT ({_has_line_sql(plan)})"
+            out.append((lonely, lonely, "missing", plan.column("total"), "NULL"))
         out.append((head(missing("total")), head("f_total IS NULL"), "missing",
                     plan.column("total"), "NULL"))
     elif plan.kind == "feedback":
@@ -1216,13 +1219,22 @@ def _checks(
              code, col, v) for c, quick, code, col, v in out]
 
 
+def _has_line_sql(plan: _Plan) -> str:
+    """SQL true on rows that carry a line item (product, SKU, quantity or unit price)."""
+    line_keys = [k for k in ("product", "sku", "quantity", "unit_price") if plan.has(k)]
+    if not line_keys or plan.kind != "orders":
+        return "false"
+    return " OR ".join(f"r_{k} IS NOT NULL" for k in line_keys)
+
+
 def _head_sql(plan: _Plan) -> str:
     """SQL true on rows that carry an order's own fields (Shopify: the first row of an order;
     later rows hold only line items). Square refund rows are not heads."""
     if plan.kind != "orders":
         return "true"
-    marks = [f"r_{k} IS NOT NULL" for k in ("ordered_at", "total", "_date") if plan.has(k)]
-    head = " OR ".join(marks) if plan.spec.multi_row and marks else "true"
+    # Shopify writes the total (and the rest of the order's fields) on an order's first row
+    # only; other exports repeat it on every line-item row (duplicates are merged later).
+    head = "r_total IS NOT NULL" if plan.spec.multi_row and plan.has("total") else "true"
     if plan.has("_event_type"):
         head = f"({head}) AND coalesce(lower(r__event_type), '') <> 'refund'"
     return head
