@@ -129,7 +129,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 # Words that mean a different field depending on the kind of file.
 _KIND_SYNONYMS: dict[Kind, dict[str, tuple[str, ...]]] = {
     "orders": {"order_id": ("id", "number", "no", "nr")},
-    "customers": {"customer_id": ("id", "customer")},
+    "customers": {"customer_id": ("id",)},
     "feedback": {"response_id": ("id",)},
 }
 _MIN_CONTAINS_LEN = 4
