@@ -381,7 +381,8 @@ def _done(message: str, *, select: int | None = -1, clear: str | None = None) ->
 
 
 def _text(where: Any, label: str, key: str, placeholder: str) -> str:
-    if st.session_state.pop("_sg_clear", None) == key:
+    if st.session_state.get("_sg_clear") == key:
+        del st.session_state["_sg_clear"]
         st.session_state[key] = ""
     return str(where.text_input(label, key=key, placeholder=placeholder))
 

@@ -4,6 +4,7 @@ definitions on hover, and number formatting.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
@@ -29,6 +30,7 @@ __all__ = [
     "sidebar_filters",
     "select_segment",
     "SEGMENT_PARAM",
+    "ALL_CUSTOMERS",
     "url_choice",
     "url_toggle",
     "url_text",
@@ -151,9 +153,10 @@ def url_range(label: str, *, key: str, param: str, lo: int, hi: int, help: str |
 
 
 SEGMENT_PARAM = "segment"
-_SEGMENT_KEY = "f_segment"
+ALL_CUSTOMERS = "All customers"
+_SEGMENT_KEY = "f_segment"  # the picker (shows names); see _sidebar_segment for its suffix
+_SEGMENT_ID = "_f_segment_id"  # the chosen segment's id (0: all customers)
 _SEGMENT_PENDING = "_f_segment_pending"
-_ALL_CUSTOMERS = 0  # the picker's "All customers" (saved segments' ids start at 1)
 
 
 def select_segment(segment_id: int | None) -> None:
@@ -162,32 +165,52 @@ def select_segment(segment_id: int | None) -> None:
     st.session_state[_SEGMENT_PENDING] = segment_id
 
 
+def _picked(key: str, ids: dict[str, int]) -> None:
+    st.session_state[_SEGMENT_ID] = ids.get(st.session_state.get(key, ""), 0)
+
+
 def _sidebar_segment(ctx: RerunContext, as_of: date) -> SegmentFilter | None:
-    """The saved segment picked in the sidebar, kept in the URL by id (links survive renames)."""
+    """The saved segment picked in the sidebar, kept in the URL by id (links survive renames).
+
+    The chosen id is kept apart and the picker is set from it on every run. The picker's key
+    ends with a checksum of the names: the browser keeps showing an option's old label after a
+    rename when the key stays the same (Streamlit 1.67), so a changed list of names makes it a
+    new widget. Tests find it by its label, "Saved segment"."""
     saved = {s.segment_id: s for s in list_segments(ctx.conn)}
     if _SEGMENT_PENDING in st.session_state:
-        st.session_state[_SEGMENT_KEY] = st.session_state.pop(_SEGMENT_PENDING) or _ALL_CUSTOMERS
-    if _SEGMENT_KEY not in st.session_state:
+        st.session_state[_SEGMENT_ID] = st.session_state.pop(_SEGMENT_PENDING) or 0
+    if _SEGMENT_ID not in st.session_state:
         raw = st.query_params.get(SEGMENT_PARAM) or ""
-        st.session_state[_SEGMENT_KEY] = int(raw) if raw.isdigit() else _ALL_CUSTOMERS
-    chosen = st.session_state[_SEGMENT_KEY]
-    if chosen != _ALL_CUSTOMERS and chosen not in saved:
+        st.session_state[_SEGMENT_ID] = int(raw) if raw.isdigit() else 0
+    chosen = int(st.session_state[_SEGMENT_ID])
+    if chosen and chosen not in saved:
         st.sidebar.warning(
             f"The segment in this link (id {chosen}) no longer exists; showing all customers."
         )
-        st.session_state[_SEGMENT_KEY] = _ALL_CUSTOMERS
-    sid = st.sidebar.selectbox(
+        chosen = st.session_state[_SEGMENT_ID] = 0
+    labels = {0: ALL_CUSTOMERS} | {
+        i: s.name if s.name.casefold() != ALL_CUSTOMERS.casefold() else f"{s.name} (id {i})"
+        for i, s in saved.items()
+    }
+    ids = {label: i for i, label in labels.items()}
+    key = f"{_SEGMENT_KEY}_{zlib.crc32(repr(sorted(labels.items())).encode()):08x}"
+    for old in [k for k in st.session_state if str(k).startswith(_SEGMENT_KEY + "_")]:
+        if old != key:
+            del st.session_state[old]
+    st.session_state[key] = labels[chosen]
+    st.sidebar.selectbox(
         "Saved segment",
-        [_ALL_CUSTOMERS, *saved],
-        key=_SEGMENT_KEY,
-        format_func=lambda i: "All customers" if i == _ALL_CUSTOMERS else saved[i].name,
+        list(labels.values()),
+        key=key,
+        on_change=_picked,
+        args=(key, ids),
         help="A saved segment (build one on the Segments page) narrows every page to its "
         "customers. Membership is taken at the as-of date.",
     )
-    _write_url(SEGMENT_PARAM, None if sid == _ALL_CUSTOMERS else str(sid))
-    if sid == _ALL_CUSTOMERS:
+    _write_url(SEGMENT_PARAM, str(chosen) if chosen else None)
+    if not chosen:
         return None
-    seg = saved[sid]
+    seg = saved[chosen]
     st.sidebar.caption(seg.definition.sentence(ctx.src.reporting_currency))
     return SegmentFilter(
         segment_id=seg.segment_id, name=seg.name, definition=seg.definition, as_of=as_of

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -35,6 +36,11 @@ def _add(at: AppTest, kind: str) -> None:
     at.button(key=f"{gen}_go").click().run()
 
 
+def picker(at: AppTest) -> Any:
+    """The sidebar's saved-segment picker (its key changes with the list of names)."""
+    return next(s for s in at.sidebar.selectbox if s.label == "Saved segment")
+
+
 def _numbers(at: AppTest) -> list[str]:
     return [m.value for m in at.metric]
 
@@ -56,7 +62,7 @@ def test_build_save_and_open_by_link(shop_db: Path) -> None:
     at.button(key="sg_save").click().run()
     assert problems(at) == []
     assert at.query_params["segment"] in ("1", ["1"])
-    assert at.sidebar.selectbox(key="f_segment").value == 1
+    assert picker(at).value == "German fans"
     assert [t.value for t in at.toast] == ["Saved “German fans”."]
     with store.open_db(shop_db) as c:
         saved = list_segments(c)
@@ -103,11 +109,13 @@ def test_rename_keeps_the_link_and_delete_says_so(shop_db: Path) -> None:
     at.text_input(key="sg_rename_to").input("Subscribers").run()
     at.button(key="sg_rename").click().run()
     assert problems(at) == []
+    assert picker(at).value == "Subscribers"  # shown at once
+    assert at.text_input(key="sg_rename_to").value == ""
     again = open_page("pages/overview.py", {**AS_OF, "segment": "1"})
-    assert again.sidebar.selectbox(key="f_segment").value == 1
+    assert picker(again).value == "Subscribers"
     assert "segment “Subscribers”" in again.caption[0].value
     at.button(key="sg_delete").click().run()
-    assert at.sidebar.selectbox(key="f_segment").value == 0
+    assert picker(at).value == "All customers"
     gone = open_page("pages/overview.py", {**AS_OF, "segment": "1"})
     assert [w.value for w in gone.sidebar.warning] == [
         "The segment in this link (id 1) no longer exists; showing all customers."
@@ -126,6 +134,13 @@ def test_overview_is_narrowed_to_the_segment(shop_db: Path) -> None:
     germany = open_page("pages/overview.py", {**query, "segment": "1"})
     assert problems(germany) == []
     assert _numbers(germany)[:3] == ["2", "3", "$130.00"]
+    # picking it in the sidebar does the same, and puts its id in the URL
+    picker(everyone).set_value("Germany").run()
+    assert _numbers(everyone)[:3] == ["2", "3", "$130.00"]
+    assert everyone.query_params["segment"] in ("1", ["1"])
+    picker(everyone).set_value("All customers").run()
+    assert _numbers(everyone)[:3] == ["3", "4", "$130.00"]
+    assert "segment" not in everyone.query_params
 
 
 def test_size_flow_and_export_views(shop_db: Path) -> None:
