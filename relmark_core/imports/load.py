@@ -1767,7 +1767,14 @@ def _stage(
                 return _Staged(plan, n, 0, 0, _empty_problems(), {}, 0)
             if _conventions(plan) != used:
                 _typed_pass(conn, plan)
-    conn.execute("DROP TABLE IF EXISTS temp.main._imp_raw")
+        conn.execute("DROP TABLE IF EXISTS temp.main._imp_raw")
+        # Still inside: row numbers of problem rows are read from the file when needed.
+        return _check_and_shape(conn, plan, progress, exclude_demo=exclude_demo, resolve=resolve)
+
+
+def _check_and_shape(conn: duckdb.DuckDBPyConnection, plan: _Plan, progress: Progress, *,
+                     exclude_demo: bool, resolve: bool) -> _Staged:
+    """Steps 3 (the checks) to 5, once ``_imp_rows`` holds the file."""
     rows_read = int(_one(conn, "SELECT count(*) FILTER (WHERE NOT skip) FROM _imp_rows")[0])
     if rows_read == 0:
         raise plan.refuse("the file has a header row but no data rows. Export the data again "

@@ -107,6 +107,7 @@ class CsvFile:
     skip_lines: int = 0
     notes: list[str] = field(default_factory=list)
     row_of_record: list[int] | None = None
+    numbered: bool = False
     workdir: Path | None = None
 
     @property
@@ -135,7 +136,6 @@ def open_source(source: SourceInput, file_name: str) -> Iterator[CsvFile]:
                 name=file_name, path=csv_path, content_hash=content_hash, size=size,
                 encoding="xlsx", delimiter=",", header=header, notes=notes, workdir=workdir,
             )
-            _number_rows(csv_file)
             yield csv_file
             return
         _refuse_binary(head, file_name)
@@ -149,7 +149,6 @@ def open_source(source: SourceInput, file_name: str) -> Iterator[CsvFile]:
             encoding=encoding, delimiter=delimiter, header=header, skip_lines=skip,
             notes=notes, workdir=workdir,
         )
-        _number_rows(csv_file)
         yield csv_file
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -423,7 +422,14 @@ def _number_rows(f: CsvFile) -> None:
 
 
 def spreadsheet_rows(f: CsvFile, records: list[int]) -> list[int]:
-    """Spreadsheet row numbers (header = 1) of 0-based data record ordinals."""
+    """Spreadsheet row numbers (header = 1) of 0-based data record ordinals.
+
+    The first call reads a small file (up to :data:`EXACT_ROWS_MAX_BYTES`) once more, in Python,
+    to count its blank lines; call it while the file is open (inside :func:`open_source`).
+    """
+    if f.row_of_record is None and records and not f.numbered:
+        f.numbered = True
+        _number_rows(f)
     table = f.row_of_record
     out = []
     for k in records:
