@@ -61,7 +61,7 @@ def make_import_file(tmp: Path, orders: int) -> Path | None:
     except ImportError:
         return None
     path = tmp / "concurrent_shopify.csv"
-    import_bench.write_shopify_export(path, orders)  # type: ignore[attr-defined]
+    import_bench.write_shopify_export(path, 0, orders)
     return path
 
 
