@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from relmark_core import store
-from relmark_core.imports import commit, load, preview
+from relmark_core.imports import commit, load, parsing, preview
 from tests.test_import_support import fx, rows
 
 
@@ -208,7 +208,7 @@ def test_large_files_check_every_value_not_just_the_first_rows(
 names = st.text(
     alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\x00"),
     min_size=1, max_size=20,
-).filter(lambda s: s.strip() == s and s.strip() != "" and s.lower() not in load._PLACEHOLDERS)
+).filter(lambda s: s.strip() == s and s.strip() != "" and s.lower() not in parsing.PLACEHOLDERS)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
