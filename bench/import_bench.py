@@ -9,8 +9,9 @@
    ``CREATE TABLE t AS SELECT * FROM read_csv(<export>)`` into another new database file, in
    the same run. Target: the import runs at >= 0.7x the reference's speed, i.e. takes at most
    1/0.7 of its time (``ratio`` below is import time / reference time, target ``<=1.43``).
-3. Overlapping newer export: the last 20% of the orders changed (refunds, statuses) plus 10%
-   new orders, imported into the database from step 2, against ``read_csv`` of that file.
+3. Overlapping newer export: the last 20% of the orders (most of them changed: refunds,
+   statuses) plus 10% new orders, imported into the database from step 2, against ``read_csv``
+   of that file. The issue sets no target here; the bar printed is ours (>= 0.5x).
 
 Prints both timings and their ratio, then one ``RESULT`` line per measurement (see
 bench/common.py). ``--size``/``--db`` are accepted for bench/run.py and ignored (the size is
@@ -41,6 +42,8 @@ from relmark_core import cli  # noqa: E402
 DEFAULT_ORDERS = 1_000_000
 SMALL_ORDERS = 20_000
 TARGET_SPEED = 0.7
+# The issue sets no bar for the re-import; this one is ours: at least half the bare read speed.
+OVERLAP_TARGET_SPEED = 0.5
 CHANGED_SHARE = 0.2
 NEW_SHARE = 0.1
 
@@ -225,8 +228,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"overlapping newer export ({hi - lo:,} orders: {n - lo:,} changed, {hi - n:,} "
               f"new): relmark {took2:.2f}s (CPU {took2_cpu:.2f}s), read_csv CTAS {ref2:.2f}s "
               f"(CPU {ref2_cpu:.2f}s), speed {speed2:.2f}x", flush=True)
-        result("import_overlap", hi - lo, took2, ref2, f"<={1 / TARGET_SPEED:.2f}",
-               note=f"speed {speed2:.2f}x of bare read_csv CTAS (no target set; same bar shown)")
+        result("import_overlap", hi - lo, took2, ref2, f"<={1 / OVERLAP_TARGET_SPEED:.2f}",
+               note=f"speed {speed2:.2f}x of bare read_csv CTAS (CPU {ref2_cpu / took2_cpu:.2f}x; "
+                    "bar set here, not by the issue)")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
