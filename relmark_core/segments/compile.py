@@ -236,18 +236,26 @@ class _Compiler:
         o = self.counted(k.within_days)
         return self.has(o.filter(o.sales_channel.isin(list(k.channels))))
 
-    def nps(self, k: NpsCondition) -> BooleanValue:
-        latest = feedback.latest_answers(self.src, as_of=self.as_of)
-        return self.has(latest.filter(latest.nps_group.isin(list(k.groups))))
-
-    def csat(self, k: CsatCondition) -> BooleanValue:
-        f = feedback.answers(self.src, kind="csat")
+    def latest(self, kind: feedback.ScoreKind) -> Table:
+        """Each customer's latest answer of ``kind`` by the end of the as-of day (ties: the
+        larger response id), with only the columns a condition needs (``customer_id``,
+        ``score``): the comment text is not carried through the window."""
+        f = feedback.answers(self.src, kind=kind)
         f = f.filter(f.customer_id.notnull(), f.answered_at < ibis.literal(self.cutoff))
+        f = f.select("customer_id", "response_id", "answered_at", "score")
         w = ibis.window(
             group_by=f.customer_id, order_by=[f.answered_at.desc(), f.response_id.desc()]
         )
         ranked = f.mutate(_n=ibis.row_number().over(w))
         latest = ranked.filter(ranked._n == 0)
+        return latest.select("customer_id", "score")
+
+    def nps(self, k: NpsCondition) -> BooleanValue:
+        latest = self.latest("nps")
+        return self.has(latest.filter(feedback.nps_group_of(latest.score).isin(list(k.groups))))
+
+    def csat(self, k: CsatCondition) -> BooleanValue:
+        latest = self.latest("csat")
         return self.has(latest.filter(self._in_range(latest.score, k.min_score, k.max_score)))
 
     def consent(self, k: ConsentCondition) -> BooleanValue:
