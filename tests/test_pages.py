@@ -65,3 +65,18 @@ def test_overview_reads_its_view_from_the_url(app_db: Path) -> None:
 def test_help_on_every_metric(app_db: Path) -> None:
     at = open_page("pages/overview.py")
     assert all(m.help for m in at.metric)
+
+
+def test_first_start_on_an_empty_database_loads_the_demo_shop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from relmark_core import store
+
+    db = tmp_path / "fresh" / "relmark.duckdb"
+    monkeypatch.setenv("RELMARK_DB", str(db))
+    at = open_page("pages/overview.py")
+    assert problems(at) == []
+    assert any("Demo data" in str(i.value) for i in at.info)
+    assert [m.value for m in at.metric][1] != "0"  # orders in the last 90 days
+    with store.open_db(db) as c:
+        assert store.is_demo(c) and store.shop_counts(c)["customers"] == 5000
