@@ -462,10 +462,15 @@ def _sample(d: SegmentDefinition, customers: int) -> None:
                 "email"]],
         hide_index=True, key="sg_sample",
         column_config={
-            "name": "Name", "email": "Email", "location": "Location", "orders": "Orders",
-            "net_spend": st.column_config.NumberColumn(f"Net spend ({cur})", format="%.2f"),
-            "last_order": st.column_config.DatetimeColumn("Last order", format="YYYY-MM-DD"),
-            "accepts_marketing": st.column_config.CheckboxColumn("Email consent"),
+            "name": "Name", "email": "Email", "location": "Location",
+            "orders": st.column_config.NumberColumn("Orders", width="small"),
+            "net_spend": st.column_config.NumberColumn(
+                "Spend", format="%.2f", width="small",
+                help=f"Net revenue of counted orders up to the as-of date, {cur}"),
+            "last_order": st.column_config.DatetimeColumn("Last order", format="YYYY-MM-DD",
+                                                          width="small"),
+            "accepts_marketing": st.column_config.CheckboxColumn(
+                "Consent", width="small", help="Accepts email marketing"),
         },
     )
 

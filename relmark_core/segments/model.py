@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal, TypeAlias
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -223,7 +224,26 @@ def _clean_values(values: Sequence[str], *, case: Literal["keep", "lower", "uppe
     return tuple(out)
 
 
-Values = Annotated[tuple[str, ...], Field(min_length=1, max_length=MAX_VALUES)]
+def _keep_case(values: tuple[str, ...]) -> tuple[str, ...]:
+    return _clean_values(values, case="keep")
+
+
+def _lower_case(values: tuple[str, ...]) -> tuple[str, ...]:
+    return _clean_values(values, case="lower")
+
+
+def _upper_case(values: tuple[str, ...]) -> tuple[str, ...]:
+    return _clean_values(values, case="upper")
+
+
+Values = Annotated[
+    tuple[str, ...], Field(min_length=1, max_length=MAX_VALUES), AfterValidator(_keep_case)
+]
+"""Texts as typed (trimmed, checked, repeats dropped)."""
+LowerValues = Annotated[
+    tuple[str, ...], Field(min_length=1, max_length=MAX_VALUES), AfterValidator(_lower_case)
+]
+Codes = Annotated[tuple[str, ...], Field(max_length=MAX_VALUES), AfterValidator(_upper_case)]
 Days = Annotated[int, Field(ge=1, le=MAX_DAYS)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=MONEY_DIGITS, decimal_places=2)]
 Count = Annotated[int, Field(ge=0, le=10_000_000)]
@@ -270,6 +290,18 @@ class _Condition(BaseModel):
         raise NotImplementedError
 
 
+class _RangeCondition(_Condition):
+    """A condition on a value between a lowest and a highest bound (either may be left out)."""
+
+    bounds: ClassVar[tuple[str, str]] = ("", "")
+
+    @model_validator(mode="after")
+    def _range(self) -> _RangeCondition:
+        lo_name, hi_name = self.bounds
+        _check_range(getattr(self, lo_name), getattr(self, hi_name), lo_name, hi_name)
+        return self
+
+
 def _check_range(lo: Any, hi: Any, lo_name: str, hi_name: str) -> None:
     if lo is None and hi is None:
         raise ValueError(f"set the {FIELD_LABELS[lo_name]}, the {FIELD_LABELS[hi_name]} or both")
@@ -296,19 +328,15 @@ def _range_words(lo: Any, hi: Any, fmt: Any = str) -> tuple[str, str]:
     return "max", fmt(hi)
 
 
-class AgeCondition(_Condition):
+class AgeCondition(_RangeCondition):
     """Age in whole years at the as-of day, from the birthday (customers without one never
     match)."""
 
     label: ClassVar[str] = CONDITION_LABELS["age"]
+    bounds: ClassVar[tuple[str, str]] = ("min_age", "max_age")
     kind: Literal["age"] = "age"
     min_age: int | None = Field(default=None, ge=0, le=MAX_AGE)
     max_age: int | None = Field(default=None, ge=0, le=MAX_AGE)
-
-    @model_validator(mode="after")
-    def _range(self) -> AgeCondition:
-        _check_range(self.min_age, self.max_age, "min_age", "max_age")
-        return self
 
     def phrase(self, currency: str) -> Phrase:
         style, words = _range_words(self.min_age, self.max_age)
@@ -327,11 +355,6 @@ class GenderCondition(_Condition):
     label: ClassVar[str] = CONDITION_LABELS["gender"]
     kind: Literal["gender"] = "gender"
     genders: Values
-
-    @field_validator("genders")
-    @classmethod
-    def _clean(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return _clean_values(v, case="keep")
 
     def phrase(self, currency: str) -> Phrase:
         return Phrase(role="who", text=f"are {_words(self.genders)}")
@@ -356,11 +379,6 @@ class LocationCondition(_Condition):
                 data = {**data, "values": [v.upper() if isinstance(v, str) else v for v in vals]}
         return data
 
-    @field_validator("values")
-    @classmethod
-    def _clean(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return _clean_values(v, case="keep")
-
     def phrase(self, currency: str) -> Phrase:
         names = [
             COUNTRY_NAMES.get(v, v) if self.field == "country" else v for v in self.values
@@ -376,13 +394,8 @@ class TagCondition(_Condition):
 
     label: ClassVar[str] = CONDITION_LABELS["tags"]
     kind: Literal["tags"] = "tags"
-    tags: Values
+    tags: LowerValues
     match: Literal["any", "all", "none"] = "any"
-
-    @field_validator("tags")
-    @classmethod
-    def _clean(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return _clean_values(v, case="lower")
 
     def phrase(self, currency: str) -> Phrase:
         if self.match == "all":
@@ -392,18 +405,14 @@ class TagCondition(_Condition):
         return Phrase(role="who", text=f"are interested in {_words(self.tags)}")
 
 
-class OrderCountCondition(_Condition):
+class OrderCountCondition(_RangeCondition):
     """Counted orders (every currency) up to the as-of day; customers without orders have 0."""
 
     label: ClassVar[str] = CONDITION_LABELS["orders"]
+    bounds: ClassVar[tuple[str, str]] = ("min_orders", "max_orders")
     kind: Literal["orders"] = "orders"
     min_orders: Count | None = None
     max_orders: Count | None = None
-
-    @model_validator(mode="after")
-    def _range(self) -> OrderCountCondition:
-        _check_range(self.min_orders, self.max_orders, "min_orders", "max_orders")
-        return self
 
     def phrase(self, currency: str) -> Phrase:
         lo, hi = self.min_orders, self.max_orders
@@ -435,19 +444,15 @@ def _money_range_phrase(lo: Decimal | None, hi: Decimal | None, currency: str, h
     }[style]
 
 
-class SpendCondition(_Condition):
+class SpendCondition(_RangeCondition):
     """Net revenue of counted orders up to the as-of day, in the reporting currency (orders in
     other currencies add nothing); customers without orders have spent 0."""
 
     label: ClassVar[str] = CONDITION_LABELS["spend"]
+    bounds: ClassVar[tuple[str, str]] = ("min_spend", "max_spend")
     kind: Literal["spend"] = "spend"
     min_spend: Money | None = None
     max_spend: Money | None = None
-
-    @model_validator(mode="after")
-    def _range(self) -> SpendCondition:
-        _check_range(self.min_spend, self.max_spend, "min_spend", "max_spend")
-        return self
 
     def phrase(self, currency: str) -> Phrase:
         return Phrase(
@@ -456,19 +461,15 @@ class SpendCondition(_Condition):
         )
 
 
-class AovCondition(_Condition):
+class AovCondition(_RangeCondition):
     """Spend ÷ counted orders in the reporting currency (customers without such orders never
     match)."""
 
     label: ClassVar[str] = CONDITION_LABELS["aov"]
+    bounds: ClassVar[tuple[str, str]] = ("min_aov", "max_aov")
     kind: Literal["aov"] = "aov"
     min_aov: Money | None = None
     max_aov: Money | None = None
-
-    @model_validator(mode="after")
-    def _range(self) -> AovCondition:
-        _check_range(self.min_aov, self.max_aov, "min_aov", "max_aov")
-        return self
 
     def phrase(self, currency: str) -> Phrase:
         return Phrase(
@@ -534,11 +535,6 @@ class BoughtCondition(_Condition):
     bought: bool = True
     within_days: Days | None = None
 
-    @field_validator("values")
-    @classmethod
-    def _clean(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return _clean_values(v, case="keep")
-
     def phrase(self, currency: str) -> Phrase:
         window = _days_window(self.within_days)
         if self.bought:
@@ -554,14 +550,9 @@ class DiscountCodeCondition(_Condition):
 
     label: ClassVar[str] = CONDITION_LABELS["discount_code"]
     kind: Literal["discount_code"] = "discount_code"
-    codes: tuple[str, ...] = Field(default=(), max_length=MAX_VALUES)
+    codes: Codes = ()
     used: bool = True
     within_days: Days | None = None
-
-    @field_validator("codes")
-    @classmethod
-    def _clean(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return _clean_values(v, case="upper")
 
     def phrase(self, currency: str) -> Phrase:
         window = _days_window(self.within_days)
@@ -586,11 +577,6 @@ class SalesChannelCondition(_Condition):
     channels: Values
     within_days: Days | None = None
 
-    @field_validator("channels")
-    @classmethod
-    def _clean(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return _clean_values(v, case="keep")
-
     def phrase(self, currency: str) -> Phrase:
         names = [SALES_CHANNEL_LABELS.get(c, c) for c in self.channels]
         return Phrase(
@@ -614,18 +600,14 @@ class NpsCondition(_Condition):
         return Phrase(role="who", text=f"are {_words([NPS_GROUP_WORDS[g] for g in self.groups])}")
 
 
-class CsatCondition(_Condition):
+class CsatCondition(_RangeCondition):
     """The score (1–5) of the customer's latest CSAT answer up to the as-of day."""
 
     label: ClassVar[str] = CONDITION_LABELS["csat"]
+    bounds: ClassVar[tuple[str, str]] = ("min_score", "max_score")
     kind: Literal["csat"] = "csat"
     min_score: int | None = Field(default=None, ge=CSAT_SCALE[0], le=CSAT_SCALE[1])
     max_score: int | None = Field(default=None, ge=CSAT_SCALE[0], le=CSAT_SCALE[1])
-
-    @model_validator(mode="after")
-    def _range(self) -> CsatCondition:
-        _check_range(self.min_score, self.max_score, "min_score", "max_score")
-        return self
 
     def phrase(self, currency: str) -> Phrase:
         style, words = _range_words(self.min_score, self.max_score)
@@ -659,11 +641,6 @@ class RfmCondition(_Condition):
     kind: Literal["rfm"] = "rfm"
     groups: Values
 
-    @field_validator("groups")
-    @classmethod
-    def _clean(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return _clean_values(v, case="keep")
-
     def phrase(self, currency: str) -> Phrase:
         noun = "the RFM group" if len(self.groups) == 1 else "the RFM groups"
         return Phrase(role="where", text=f"in {noun} {_words(self.groups)}")
@@ -676,11 +653,6 @@ class TierCondition(_Condition):
     label: ClassVar[str] = CONDITION_LABELS["tier"]
     kind: Literal["tier"] = "tier"
     tiers: Values
-
-    @field_validator("tiers")
-    @classmethod
-    def _clean(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return _clean_values(v, case="keep")
 
     def phrase(self, currency: str) -> Phrase:
         noun = "the loyalty tier" if len(self.tiers) == 1 else "the loyalty tiers"
