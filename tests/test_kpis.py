@@ -106,3 +106,13 @@ def test_week_labels_are_iso(conn: duckdb.DuckDBPyConnection) -> None:
     )
     assert df["period"].tolist() == ["2024-W09", "2024-W10"]
     assert df["orders"].tolist() == [1, 1]
+
+
+def test_overlapping_ranges_are_each_counted_in_full(conn: duckdb.DuckDBPyConnection) -> None:
+    build_shop(conn)
+    mid = DateRange(start=date(2024, 2, 15), end=date(2024, 3, 16))
+    cur, other = kpis_for_ranges(source.from_duckdb(conn), ranges=[MARCH, mid])
+    assert cur.orders == 5
+    # c on 28 Feb (40) and 15 Mar (net 100), a on 5 Mar (100)
+    assert (other.customers, other.orders, other.revenue, other.repeat_purchase_rate) == (
+        2, 3, Decimal("240.00"), 0.5)

@@ -11,6 +11,7 @@ from typing import Any
 
 import ibis
 import pandas as pd
+from ibis.expr.types import Table
 from pydantic import BaseModel, ConfigDict
 
 from relmark_core.metrics.common import (
@@ -31,6 +32,7 @@ from relmark_core.periods import (
     next_period_start,
     period_label,
     period_start,
+    utc_bounds,
 )
 from relmark_core.source import Source
 
@@ -125,19 +127,7 @@ def kpis_for_ranges(
     orders (guest orders left out).
     """
     counted = for_segment(src, counted_orders(src), segment)
-    parts = []
-    for i, rng in enumerate(ranges):
-        t = in_window(src, counted, rng)
-        parts.append(
-            t.select(
-                w=ibis.literal(i),
-                customer_id=t.customer_id,
-                currency=t.currency,
-                revenue=revenue_value(t, basis),
-                partial=lacks_parts(t).cast("int32"),
-            )
-        )
-    u = ibis.union(*parts) if len(parts) > 1 else parts[0]
+    u = _orders_by_window(src, counted, ranges, basis)
     by_currency = src.execute(
         u.group_by(["w", "currency"]).aggregate(
             orders=u.count(), revenue=u.revenue.sum(), partial=u.partial.sum()
@@ -184,6 +174,42 @@ def kpis_for_ranges(
             )
         )
     return out
+
+
+def _orders_by_window(
+    src: Source, counted: Table, ranges: list[DateRange], basis: RevenueBasis
+) -> Table:
+    """Counted orders labelled ``w`` = the index of the range they fall in.
+
+    Ranges that do not overlap (the usual "this period and the one before") are labelled in one
+    scan of the orders; overlapping ones need a union, one scan each.
+    """
+
+    def cols(t: Table, w: Any) -> Table:
+        return t.select(
+            w=w,
+            customer_id=t.customer_id,
+            currency=t.currency,
+            revenue=revenue_value(t, basis),
+            partial=lacks_parts(t).cast("int32"),
+        )
+
+    bounds = [utc_bounds(r, src.timezone) for r in ranges]
+    ordered = sorted(bounds)
+    disjoint = all(a[1] <= b[0] for a, b in zip(ordered, ordered[1:], strict=False))
+    if not disjoint:
+        parts = [cols(in_window(src, counted, r), ibis.literal(i)) for i, r in enumerate(ranges)]
+        return ibis.union(*parts)
+    at = counted.ordered_at
+    t = counted.filter(
+        at >= ibis.literal(ordered[0][0]), at < ibis.literal(ordered[-1][1])
+    )
+    at = t.ordered_at
+    label = ibis.cases(
+        *[((at >= ibis.literal(lo)) & (at < ibis.literal(hi)), i) for i, (lo, hi) in enumerate(bounds)]
+    )
+    labelled = cols(t, label)
+    return labelled.filter(labelled.w.notnull())
 
 
 def revenue_over_time(
