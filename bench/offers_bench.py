@@ -41,7 +41,9 @@ def main() -> None:
     args = p.parse_args()
     n = AUDIENCE[args.size]
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(args.db) if args.db else Path(tmp) / "offers.duckdb"
+        # Always a fresh temporary store: bench/run.py passes its cached demo database as --db,
+        # which this bench must not write into.
+        path = Path(tmp) / "offers.duckdb"
         with store.open_db(path) as conn:
             _shop(conn, n)
             saved = save_offer(conn, {
