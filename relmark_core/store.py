@@ -277,7 +277,7 @@ CREATE TABLE IF NOT EXISTS audit_log (
     action VARCHAR NOT NULL,
     detail VARCHAR
 );
-"""
+"""  # noqa: S608 - only the MONEY type constant is interpolated
 
 
 _SCHEMA_HASH = hashlib.sha256(SCHEMA.encode()).hexdigest()[:16]
