@@ -1,0 +1,25 @@
+"""The benchmark suite at --size small: every script runs and reports (a smoke test, no timing)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_TIMEOUT_S = 900
+
+
+def test_bench_suite_runs_at_small_size(tmp_path: Path) -> None:
+    out = tmp_path / "RESULTS.md"
+    done = subprocess.run(
+        [sys.executable, "bench/run.py", "--size", "small", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=BENCH_TIMEOUT_S,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    table = out.read_text()
+    scripts = sorted(p.stem for p in (ROOT / "bench").glob("*_bench.py"))
+    assert "## Failures" not in table
+    # every script contributed at least one row (task names start with the script's subject)
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert len(rows) >= len(scripts)
