@@ -3,9 +3,9 @@ liability, save it as the active version, and look up a customer's balance."""
 
 from __future__ import annotations
 
-import duckdb
 from playwright.sync_api import Page
 
+from relmark_core import store
 from tests.e2e.conftest import Server, metric_values, open_app, pick_option, wait_idle
 
 
@@ -54,7 +54,8 @@ def test_build_simulate_save_and_see_a_balance(page: Page, server: Server) -> No
     wait_idle(page)
     page.get_by_text("Saved version 1 (active)").first.wait_for()
 
-    with duckdb.connect(str(server.db), read_only=True) as c:
+    # the server may still be finishing its rerun: open_db waits for the file like the CLI does
+    with store.open_db(server.db) as c:
         email, balance = c.execute(
             "SELECT c.email, sum(l.points) AS b FROM loyalty_ledger l JOIN customers c "
             "USING (customer_id) GROUP BY ALL ORDER BY b DESC, c.email LIMIT 1").fetchall()[0]
