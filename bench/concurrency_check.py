@@ -30,26 +30,33 @@ STEP_TIMEOUT_MS = 120_000
 async def settle(pg: Page) -> None:
     await pg.wait_for_timeout(200)
     await pg.wait_for_selector(IDLE, timeout=STEP_TIMEOUT_MS)
-    await pg.wait_for_selector("[data-testid='stMain'] h1", timeout=STEP_TIMEOUT_MS)
+    # a page title, or the frame's "database is busy" notice while an import holds the file
+    await pg.wait_for_selector("[data-testid='stMain'] h1, [data-testid='stAlertContentWarning']",
+                               timeout=STEP_TIMEOUT_MS)
 
 
 async def session(i: int, browser, url: str, paths: list[str], rounds: int, out: dict) -> None:  # type: ignore[no-untyped-def]
     ctx = await browser.new_context()
     pg = await ctx.new_page()
+    pg.set_default_timeout(STEP_TIMEOUT_MS)
+    pg.set_default_navigation_timeout(STEP_TIMEOUT_MS)
     preset = PRESETS[i % len(PRESETS)]
     times: list[float] = []
     errors: list[str] = []
+    busy: list[str] = []
     for _ in range(rounds):
         for path in paths:
             t0 = time.perf_counter()
             await pg.goto(f"{url}/{path}?range={preset}")
             await settle(pg)
+            if await pg.get_by_text("is busy").count():
+                busy.append(f"session {i} /{path}")
             times.append(time.perf_counter() - t0)
             for el in await pg.locator(ERROR_SELECTORS).all():
                 errors.append(f"session {i} /{path}: {(await el.inner_text())[:200]}")
-            if f"range={preset}" not in pg.url:
+            if f"range={preset}" not in pg.url and not await pg.get_by_text("is busy").count():
                 errors.append(f"session {i} /{path}: URL lost its filter: {pg.url}")
-    out[i] = (times, errors)
+    out[i] = (times, errors + [f"(busy notice, not an error) {b}" for b in busy])
     await ctx.close()
 
 
@@ -102,7 +109,9 @@ async def main_async(args: argparse.Namespace) -> int:
         print(f"import: {import_note}")
         for e in errors[:20]:
             print("ERROR", e)
-        return 1 if errors or lost else 0
+        real = [e for e in errors if not e.startswith("(busy notice")]
+        print(f"busy_notices={len(errors) - len(real)}")
+        return 1 if real or lost else 0
     finally:
         server.stop()
 
