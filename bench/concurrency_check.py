@@ -31,7 +31,8 @@ async def settle(pg: Page) -> None:
     await pg.wait_for_timeout(200)
     await pg.wait_for_selector(IDLE, timeout=STEP_TIMEOUT_MS)
     # a page title, or the frame's "database is busy" notice while an import holds the file
-    await pg.wait_for_selector("[data-testid='stMain'] h1, [data-testid='stAlertContentWarning']",
+    await pg.wait_for_selector("[data-testid='stMain'] h1, [data-testid='stAlertContentWarning'], "
+                               "[data-testid='stAlertContentError'], [data-testid='stException']",
                                timeout=STEP_TIMEOUT_MS)
 
 
