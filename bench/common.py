@@ -81,6 +81,35 @@ def run_measured(args: list[str], *, env: dict[str, str] | None = None) -> tuple
     return wall, usage.ru_maxrss / 1024, out
 
 
+def vm_hwm_mib() -> float:
+    """This process's peak resident memory so far (VmHWM), MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def time_child_job(job: Callable[[], Any], *, variant: str, repeat: int, out: Path,
+                   columns: list[str]) -> None:
+    """In a child process: run ``job`` ``repeat`` times, keep its last result (as parquet) and print
+    one JSON line with the best time and the peak memory, for the parent to read."""
+    import json
+
+    baseline = vm_hwm_mib()
+    times: list[float] = []
+    df: Any = None
+    for _ in range(repeat):
+        df = None  # let the previous result go, as a page rerun would
+        t0 = time.perf_counter()
+        df = job()
+        times.append(time.perf_counter() - t0)
+    peak = vm_hwm_mib()
+    assert df is not None
+    df[columns].to_parquet(out)
+    print(json.dumps({"variant": variant, "best_s": min(times), "times": times, "rows": len(df),
+                      "peak_mib": peak, "baseline_mib": baseline}))
+
+
 def result(task: str, size: int | str, relmark_s: float, reference_s: float, target: str,
            note: str = "") -> None:
     """Print one RESULT line (bench/run.py collects them)."""

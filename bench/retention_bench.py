@@ -37,7 +37,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
-from common import SIZES, demo_db, result, run_measured
+from common import SIZES, demo_db, result, run_measured, time_child_job, vm_hwm_mib
 
 SQL_TARGET = "1.3"
 PANDAS_SPEED_TARGET = "1.0"
@@ -184,13 +184,6 @@ def fit_lifetimes(data: dict[str, Any]) -> dict[str, float]:
 # --- children -----------------------------------------------------------------------------------
 
 
-def _vm_hwm_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def child(db: Path, variant: str, repeat: int, out: Path, spec: dict[str, Any]) -> None:
     """Time one contender ``repeat`` times; write its result and a JSON line of figures."""
     if variant in FIT_VARIANTS:
@@ -204,7 +197,7 @@ def child(db: Path, variant: str, repeat: int, out: Path, spec: dict[str, Any]) 
         took = time.perf_counter() - t0
         out.write_text(json.dumps(params))
         print(json.dumps({"variant": variant, "best_s": took, "times": [took],
-                          "peak_mib": _vm_hwm_mib(), "baseline_mib": 0.0}))
+                          "peak_mib": vm_hwm_mib(), "baseline_mib": 0.0}))
         return
     if variant == "relmark":
         from relmark_core import source, store
@@ -223,19 +216,7 @@ def child(db: Path, variant: str, repeat: int, out: Path, spec: dict[str, Any]) 
         def job() -> pd.DataFrame:
             return fn2(conn, spec)
 
-    baseline = _vm_hwm_mib()
-    times: list[float] = []
-    df: pd.DataFrame | None = None
-    for _ in range(repeat):
-        df = None  # let the previous result go, as a page rerun would
-        t0 = time.perf_counter()
-        df = job()
-        times.append(time.perf_counter() - t0)
-    peak = _vm_hwm_mib()
-    assert df is not None
-    df[COLUMNS].to_parquet(out)
-    print(json.dumps({"variant": variant, "best_s": min(times), "times": times, "rows": len(df),
-                      "peak_mib": peak, "baseline_mib": baseline}))
+    time_child_job(job, variant=variant, repeat=repeat, out=out, columns=COLUMNS)
 
 
 def _spawn(db: Path, variant: str, repeat: int, out: Path, spec: dict[str, Any]) -> dict[str, Any]:

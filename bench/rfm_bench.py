@@ -22,14 +22,13 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import numpy as np
 import pandas as pd
-from common import SIZES, demo_db, result, run_measured
+from common import SIZES, demo_db, result, run_measured, time_child_job
 
 TARGET = "1.3"
 PANDAS_SPEED_TARGET = "1.0"  # relmark_s / pandas_s must be below 1
@@ -128,13 +127,6 @@ def run_pandas(conn: duckdb.DuckDBPyConnection, spec: dict[str, Any]) -> pd.Data
     return out.sort_values("customer_id", ignore_index=True)[COLUMNS]
 
 
-def _vm_hwm_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def child(db: Path, variant: str, repeat: int, out: Path, spec: dict[str, Any]) -> None:
     """Time one contender ``repeat`` times; write its result and a JSON line of figures."""
     if variant.startswith("relmark"):
@@ -154,19 +146,7 @@ def child(db: Path, variant: str, repeat: int, out: Path, spec: dict[str, Any]) 
         def job() -> pd.DataFrame:
             return fn(conn, spec)
 
-    baseline = _vm_hwm_mib()
-    times: list[float] = []
-    df: pd.DataFrame | None = None
-    for _ in range(repeat):
-        df = None  # let the previous result go, as a page rerun would
-        t0 = time.perf_counter()
-        df = job()
-        times.append(time.perf_counter() - t0)
-    peak = _vm_hwm_mib()
-    assert df is not None
-    df[COLUMNS].to_parquet(out)
-    print(json.dumps({"variant": variant, "best_s": min(times), "times": times, "rows": len(df),
-                      "peak_mib": peak, "baseline_mib": baseline}))
+    time_child_job(job, variant=variant, repeat=repeat, out=out, columns=COLUMNS)
 
 
 # --- the parent -------------------------------------------------------------------------------
