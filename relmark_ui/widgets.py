@@ -24,6 +24,7 @@ from relmark_core.periods import (
 )
 from relmark_core.reports import today_utc
 from relmark_core.segments import SegmentFilter, list_segments
+from relmark_ui.cache import compute
 from relmark_ui.context import Filters, RerunContext
 
 __all__ = [
@@ -257,7 +258,7 @@ def sidebar_filters(ctx: RerunContext) -> Filters:
     else:
         first = None
         if preset == "all_time":
-            first, _ = data_span(ctx.src)
+            first, _ = compute(data_span)  # cached per data version, not a query each rerun
         rng = preset_range(preset, as_of=as_of, first_day=first)
         _write_url("start", None)
         _write_url("end", None)
