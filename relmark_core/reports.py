@@ -211,29 +211,30 @@ def _retention_run(src: Source, args: argparse.Namespace) -> Records:
     return _records(retention.cohort_retention(src, query=q).matrix(args.mode))
 
 
-REPORTS: dict[str, Report] = {
-    "kpis": Report(
+_ALL_REPORTS = (
+    Report(
         name="kpis",
         help="headline numbers: customers, orders, revenue, AOV, repeat purchase rate",
         add_arguments=_kpis_args,
         run=_kpis_run,
     ),
-    "rfm": Report(
+    Report(
         name="rfm",
         help="RFM values, scores and group of every customer with a counted order",
         add_arguments=_rfm_args,
         run=_rfm_run,
     ),
-    "nps": Report(
+    Report(
         name="nps",
         help="NPS per period (answers, promoters, passives, detractors, NPS) and an 'all' row",
         add_arguments=_nps_args,
         run=_nps_run,
     ),
-    "retention": Report(
+    Report(
         name="retention",
         help="cohort retention matrix: cohort, size, p0 ... pN as shares (empty: not yet)",
         add_arguments=_retention_args,
         run=_retention_run,
     ),
-}
+)
+REPORTS: dict[str, Report] = {r.name: r for r in _ALL_REPORTS}
