@@ -277,6 +277,9 @@ CREATE TABLE IF NOT EXISTS audit_log (
     action VARCHAR NOT NULL,
     detail VARCHAR
 );
+-- [sharing tables] (users, sessions, saved views: relmark_core.auth / relmark_core.sharing)
+-- [privacy tables] (consent, suppression, erasure: relmark_core.privacy)
+-- [personalisation tables] (automations: relmark_core.automations)
 """  # noqa: S608 - only the MONEY type constant is interpolated
 
 

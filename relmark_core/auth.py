@@ -1,0 +1,52 @@
+"""Who may change what: roles and the check every write function makes.
+
+A fresh install runs in single-user mode: nobody has an account and every actor may do
+everything. Team mode starts when the first admin account is created; from then on a write
+function called with an actor whose role is too low raises
+:class:`~relmark_core.errors.NotAllowed` (the check lives here, in the core, not in the pages).
+
+Actors are user names (strings). ``SYSTEM_ACTORS`` are the names the CLI and the app use for
+work done on the machine itself (the CLI has the file, so it has every right anyway).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import duckdb
+
+from relmark_core.errors import NotAllowed
+
+__all__ = ["Role", "SYSTEM_ACTORS", "ROLE_RANK", "team_mode", "role_of", "require"]
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"  # see and export aggregates
+    EDITOR = "editor"  # import, segments, loyalty rules, offers, automations
+    ADMIN = "admin"  # users, settings, reset, erasure, backup/restore
+
+
+ROLE_RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2}
+SYSTEM_ACTORS = frozenset({"local", "cli"})
+
+
+def team_mode(conn: duckdb.DuckDBPyConnection) -> bool:
+    """True once an admin account exists (filled in by the Sharing issue's user accounts)."""
+    return False
+
+
+def role_of(conn: duckdb.DuckDBPyConnection, actor: str) -> Role | None:
+    """The actor's role; every actor is an admin in single-user mode."""
+    if not team_mode(conn) or actor in SYSTEM_ACTORS:
+        return Role.ADMIN
+    return None
+
+
+def require(conn: duckdb.DuckDBPyConnection, actor: str, role: Role, what: str) -> None:
+    """Refuse ``what`` (e.g. "import data") unless ``actor`` has at least ``role``."""
+    have = role_of(conn, actor)
+    if have is None or ROLE_RANK[have] < ROLE_RANK[role]:
+        raise NotAllowed(
+            f"Your account ({actor}) may not {what}: that needs the {role.value} role. "
+            "Ask an admin of this Relmark to change your role."
+        )

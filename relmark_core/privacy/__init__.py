@@ -1,0 +1,1 @@
+"""Privacy and data care: consent per channel, suppression, erasure, access requests, backups."""
