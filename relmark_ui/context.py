@@ -41,6 +41,9 @@ class RerunContext:
     """Which analytics source ``src`` reads (and when, for a warehouse): part of cache keys."""
     source_label: str | None = None
     """The warehouse's redacted URL in warehouse mode; None when ``src`` is the local store."""
+    actor: str = "local"
+    """Who is acting: the logged-in user's name in team mode, ``"local"`` in single-user mode.
+    Pass it as ``actor=ctx.actor`` to every core write function (the core checks the role)."""
     extras: dict[str, object] = field(default_factory=dict)
 
 
