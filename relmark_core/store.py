@@ -278,6 +278,27 @@ CREATE TABLE IF NOT EXISTS audit_log (
     detail VARCHAR
 );
 -- [sharing tables] (users, sessions, saved views: relmark_core.auth / relmark_core.sharing)
+CREATE TABLE IF NOT EXISTS consent (      -- marketing consent per channel (relmark_core.privacy.consent)
+    customer_id VARCHAR NOT NULL,
+    channel VARCHAR NOT NULL,             -- email | sms | ads
+    granted BOOLEAN NOT NULL,             -- TRUE = opted in; FALSE = withdrawn / not subscribed
+    source VARCHAR NOT NULL,              -- e.g. 'shopify customers export', 'manual', 'earlier import'
+    recorded_at TIMESTAMP NOT NULL,       -- UTC: when the source says it was given, else when recorded
+    import_id BIGINT,                     -- the import that wrote it (NULL otherwise)
+    PRIMARY KEY (customer_id, channel)
+);
+CREATE TABLE IF NOT EXISTS import_prev_consent AS   -- undo: consent rows an import replaced
+    SELECT CAST(NULL AS BIGINT) AS changed_by, * FROM consent LIMIT 0;
+CREATE TABLE IF NOT EXISTS suppression (  -- never contact (relmark_core.privacy.suppression); kept by resets
+    kind VARCHAR NOT NULL,                -- email | phone
+    value VARCHAR NOT NULL,               -- normalised: trimmed lower-case email; '+' and digits
+    reason VARCHAR NOT NULL,              -- unsubscribed | complaint | manual | uploaded
+    source VARCHAR NOT NULL,              -- where it came from, e.g. 'klaviyo import 12', 'added by hand'
+    added_by VARCHAR NOT NULL,
+    added_at TIMESTAMP NOT NULL,
+    import_id BIGINT,                     -- the import that added it (undo keeps it: never contact)
+    PRIMARY KEY (kind, value)
+);
 -- [privacy tables] (consent, suppression, erasure: relmark_core.privacy)
 -- [personalisation tables] (automations: relmark_core.automations)
 """  # noqa: S608 - only the MONEY type constant is interpolated
