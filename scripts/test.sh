@@ -6,11 +6,13 @@ cd "$(dirname "$0")/.."
 
 python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 
-# System packages the tests drive: Debian's chromium (browser tests) and PostgreSQL (warehouse
-# tests start a throwaway server). Installed only when missing.
+# System packages the tests drive: Debian's chromium (browser tests), PostgreSQL (warehouse
+# tests start a throwaway server) and poppler-utils (pdftotext/pdfinfo read exported PDF reports).
+# Installed only when missing.
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)  # PDF report tests
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing ${missing[*]} for the tests…"
   SUDO=""
