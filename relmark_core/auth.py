@@ -15,6 +15,7 @@ from enum import StrEnum
 
 import duckdb
 
+from relmark_core import store
 from relmark_core.errors import NotAllowed
 
 __all__ = ["Role", "SYSTEM_ACTORS", "ROLE_RANK", "team_mode", "role_of", "require"]
@@ -31,15 +32,25 @@ SYSTEM_ACTORS = frozenset({"local", "cli"})
 
 
 def team_mode(conn: duckdb.DuckDBPyConnection) -> bool:
-    """True once an admin account exists (filled in by the Sharing issue's user accounts)."""
-    return False
+    """True once an enabled admin account exists (then everyone signs in)."""
+    return bool(
+        store.scalar(
+            conn,
+            "SELECT count(*) FROM users WHERE role = ? AND NOT disabled",
+            [Role.ADMIN.value],
+        )
+    )
 
 
 def role_of(conn: duckdb.DuckDBPyConnection, actor: str) -> Role | None:
-    """The actor's role; every actor is an admin in single-user mode."""
-    if not team_mode(conn) or actor in SYSTEM_ACTORS:
+    """The actor's role: every actor is an admin in single-user mode, and so are
+    ``SYSTEM_ACTORS`` (the CLI) in team mode; otherwise the enabled account's role, or None."""
+    if actor in SYSTEM_ACTORS or not team_mode(conn):
         return Role.ADMIN
-    return None
+    role = store.scalar(
+        conn, "SELECT role FROM users WHERE user_name = ? AND NOT disabled", [actor]
+    )
+    return None if role is None else Role(role)
 
 
 def require(conn: duckdb.DuckDBPyConnection, actor: str, role: Role, what: str) -> None:

@@ -277,6 +277,31 @@ CREATE TABLE IF NOT EXISTS audit_log (
     action VARCHAR NOT NULL,
     detail VARCHAR
 );
+CREATE TABLE IF NOT EXISTS users (       -- relmark_core.accounts: team mode's accounts
+    user_name VARCHAR PRIMARY KEY,        -- trimmed, lower-case; the actor name in the audit log
+    display_name VARCHAR NOT NULL,
+    email_norm VARCHAR UNIQUE,            -- trimmed, lower-case; matches an OIDC sign-in
+    role VARCHAR NOT NULL,                -- viewer | editor | admin
+    password_hash VARCHAR,                -- argon2id (argon2-cffi); NULL: company sign-in only
+    disabled BOOLEAN NOT NULL DEFAULT false,
+    created_by VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    updated_by VARCHAR NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS login_sessions (  -- signed-in browsers (the cookie holds the token)
+    token_hash VARCHAR PRIMARY KEY,       -- sha256 of the token; the token itself is not kept
+    user_name VARCHAR NOT NULL,
+    started_at TIMESTAMP NOT NULL,
+    last_seen_at TIMESTAMP NOT NULL,
+    ended_at TIMESTAMP                    -- signed out or expired
+);
+CREATE TABLE IF NOT EXISTS login_throttle (  -- failed sign-ins per user name and per client
+    key_hash VARCHAR PRIMARY KEY,         -- sha256 of 'user:<name>' or 'client:<address>'
+    failures INTEGER NOT NULL,            -- failures since first_failed_at
+    first_failed_at TIMESTAMP NOT NULL,
+    locked_until TIMESTAMP
+);
 -- [sharing tables] (users, sessions, saved views: relmark_core.auth / relmark_core.sharing)
 CREATE TABLE IF NOT EXISTS consent (      -- marketing consent per channel (relmark_core.privacy.consent)
     customer_id VARCHAR NOT NULL,
