@@ -325,6 +325,51 @@ CREATE TABLE IF NOT EXISTS suppression (  -- never contact (relmark_core.privacy
     PRIMARY KEY (kind, value)
 );
 -- [privacy tables] (consent, suppression, erasure: relmark_core.privacy)
+CREATE SEQUENCE IF NOT EXISTS automation_id_seq START 1;
+CREATE TABLE IF NOT EXISTS automations (  -- lifecycle automations (relmark_core.automations)
+    automation_id BIGINT PRIMARY KEY,
+    name VARCHAR NOT NULL,
+    name_key VARCHAR NOT NULL UNIQUE,     -- trimmed, lower-case name: names are unique
+    definition VARCHAR NOT NULL,          -- JSON of relmark_core.automations.Automation
+    holdout_seed VARCHAR NOT NULL,        -- the seeded holdout (reproducible)
+    created_by VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    updated_by VARCHAR NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);
+CREATE SEQUENCE IF NOT EXISTS automation_run_seq START 1;
+CREATE TABLE IF NOT EXISTS automation_runs (  -- one row per run of one automation
+    run_id BIGINT PRIMARY KEY,
+    automation_id BIGINT NOT NULL,
+    kind VARCHAR NOT NULL,                -- run | baseline (start policy "from now on")
+    trigger_origin VARCHAR NOT NULL,      -- cli | import | page | created
+    as_of DATE NOT NULL,
+    qualified BIGINT NOT NULL,
+    new_people BIGINT NOT NULL,
+    excluded_cooldown BIGINT NOT NULL,
+    excluded_suppressed BIGINT NOT NULL,
+    excluded_no_consent BIGINT NOT NULL,
+    excluded_cap BIGINT NOT NULL,
+    holdout BIGINT NOT NULL,
+    sent BIGINT NOT NULL,
+    batch_file VARCHAR,                   -- the CSV written for this run (NULL: nobody new)
+    actor VARCHAR NOT NULL,
+    ran_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS automation_qualified (  -- who qualified at the automation's last run
+    automation_id BIGINT NOT NULL,
+    customer_id VARCHAR NOT NULL,
+    occasion VARCHAR NOT NULL             -- what they qualified for (group, tier, answer, ...)
+);
+CREATE TABLE IF NOT EXISTS automation_entries (  -- batch entries: who each run added
+    run_id BIGINT NOT NULL,
+    automation_id BIGINT NOT NULL,
+    customer_id VARCHAR NOT NULL,
+    occasion VARCHAR NOT NULL,
+    arm VARCHAR NOT NULL,                 -- treatment | holdout
+    code VARCHAR,                         -- unique or shared code (treatment only)
+    added_at TIMESTAMP NOT NULL
+);
 -- [personalisation tables] (automations: relmark_core.automations)
 """  # noqa: S608 - only the MONEY type constant is interpolated
 
@@ -479,6 +524,10 @@ def get_setting(conn: duckdb.DuckDBPyConnection, key: str, default: str) -> str:
 def set_setting(
     conn: duckdb.DuckDBPyConnection, key: str, value: str, *, actor: str = DEFAULT_ACTOR
 ) -> None:
+    """Store one setting (admins only), audited."""
+    from relmark_core import auth  # here, not at the top: auth reads the store's tables
+
+    auth.require(conn, actor, auth.Role.ADMIN, "change settings")
     with transaction(conn):
         conn.execute(
             "INSERT OR REPLACE INTO settings VALUES (?, ?, ?, ?)", [key, value, actor, utc_now()]
