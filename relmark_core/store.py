@@ -302,6 +302,18 @@ CREATE TABLE IF NOT EXISTS login_throttle (  -- failed sign-ins per user name an
     first_failed_at TIMESTAMP NOT NULL,
     locked_until TIMESTAMP
 );
+CREATE SEQUENCE IF NOT EXISTS saved_view_id_seq START 1;
+CREATE TABLE IF NOT EXISTS saved_views (  -- named views of a page (relmark_core.sharing.views)
+    view_id BIGINT PRIMARY KEY,           -- stable: ?view=<id> links survive renames; never reused
+    name VARCHAR NOT NULL,
+    name_key VARCHAR NOT NULL UNIQUE,     -- trimmed, lower-case name: names are unique
+    page VARCHAR NOT NULL,                -- the page's URL path, e.g. 'retention'
+    params VARCHAR NOT NULL,              -- JSON object: the page's query parameters
+    created_by VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    updated_by VARCHAR NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);
 -- [sharing tables] (users, sessions, saved views: relmark_core.auth / relmark_core.sharing)
 CREATE TABLE IF NOT EXISTS consent (      -- marketing consent per channel (relmark_core.privacy.consent)
     customer_id VARCHAR NOT NULL,
