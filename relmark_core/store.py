@@ -336,6 +336,10 @@ CREATE TABLE IF NOT EXISTS suppression (  -- never contact (relmark_core.privacy
     import_id BIGINT,                     -- the import that added it (undo keeps it: never contact)
     PRIMARY KEY (kind, value)
 );
+CREATE TABLE IF NOT EXISTS erased_identities (  -- salted hashes of erased people's identifiers
+    identity_hash VARCHAR PRIMARY KEY,    -- sha256(salt || 'email:..' | 'phone:..' | '<system>:<id>')
+    erased_at TIMESTAMP NOT NULL
+);
 -- [privacy tables] (consent, suppression, erasure: relmark_core.privacy)
 CREATE SEQUENCE IF NOT EXISTS automation_id_seq START 1;
 CREATE TABLE IF NOT EXISTS automations (  -- lifecycle automations (relmark_core.automations)
