@@ -30,7 +30,7 @@ import numpy.typing as npt
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 from pydantic import BaseModel, ConfigDict
 
-from relmark_core import store
+from relmark_core import auth, store
 from relmark_core.errors import InputRefused
 from relmark_core.store import DEFAULT_ACTOR
 
@@ -428,7 +428,13 @@ def load_demo(
     -------
     DemoSummary
         Row counts and the period covered.
+
+    Raises
+    ------
+    NotAllowed
+        The actor is not an admin (the first start and the CLI act as system actors).
     """
+    auth.require(conn, actor, auth.Role.ADMIN, "replace the shop's data with the demo shop")
     if customers < 1:
         raise InputRefused(
             f"The demo shop needs at least 1 customer; {customers} was asked for. "
@@ -487,8 +493,9 @@ def clear_shop_data(conn: duckdb.DuckDBPyConnection, *, actor: str = DEFAULT_ACT
     goes (undoing an old import makes no sense afterwards); settings, mappings, definitions
     and the audit log stay. Marks the store as not demo (meta ``demo`` = ``'0'``,
     ``initialised`` = ``'1'``), records the change and bumps the data version, in one
-    transaction.
+    transaction. Admins only.
     """
+    auth.require(conn, actor, auth.Role.ADMIN, "clear the shop's data")
     with store.transaction(conn):
         _delete_shop_data(conn)
         store.set_meta(conn, "demo", "0")

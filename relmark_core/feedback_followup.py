@@ -24,7 +24,7 @@ import ibis
 import pandas as pd
 from ibis.expr.types import Table
 
-from relmark_core import store
+from relmark_core import auth, store
 from relmark_core.errors import InputRefused
 from relmark_core.metrics.feedback import (
     CustomerFilter,
@@ -94,7 +94,10 @@ def mark_followup(
     InputRefused
         Unknown status, a note over :data:`MAX_NOTE_CHARS` characters, or an answer id the
         store does not hold.
+    NotAllowed
+        The actor's role is below editor.
     """
+    auth.require(conn, actor, auth.Role.EDITOR, "mark feedback follow-ups")
     if status not in FOLLOWUP_STATUSES:
         raise InputRefused(
             f"'{status}' is not a follow-up status. Choose one of: {', '.join(FOLLOWUP_STATUSES)}."
@@ -119,8 +122,10 @@ def mark_followup(
             "(response_id, status, note, updated_by, updated_at) VALUES (?, ?, ?, ?, ?)",
             [response_id, status, note or None, actor, store.utc_now()],
         )
+        # The note is free text about a customer: it stays in feedback_followups, not the log.
         store.audit(
-            conn, actor, f"feedback follow-up {status}", f"{response_id}: {note}".rstrip(": ")
+            conn, actor, f"feedback follow-up {status}",
+            f"answer {response_id}" + (" (with a note)" if note else ""),
         )
         store.bump_data_version(conn)
 

@@ -8,7 +8,7 @@ from zoneinfo import available_timezones
 import duckdb
 from pydantic import BaseModel, ConfigDict
 
-from relmark_core import store
+from relmark_core import auth, store
 from relmark_core.errors import InputRefused
 from relmark_core.source import DEFAULT_REPORTING_CURRENCY, DEFAULT_TIMEZONE
 
@@ -37,7 +37,8 @@ def load_settings(conn: duckdb.DuckDBPyConnection) -> ShopSettings:
 def save_settings(
     conn: duckdb.DuckDBPyConnection, new: ShopSettings, *, actor: str = store.DEFAULT_ACTOR
 ) -> ShopSettings:
-    """Validate and store the settings (each change is audited)."""
+    """Validate and store the settings (each change is audited). Admins only."""
+    auth.require(conn, actor, auth.Role.ADMIN, "change settings")
     cur = new.reporting_currency.strip().upper()
     if not _CURRENCY.match(cur):
         raise InputRefused(

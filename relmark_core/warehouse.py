@@ -54,7 +54,7 @@ from ibis.backends import BaseBackend
 from ibis.expr.types import Table
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from relmark_core import store
+from relmark_core import auth, store
 from relmark_core.errors import RelmarkError
 from relmark_core.source import (
     DEFAULT_REPORTING_CURRENCY,
@@ -91,6 +91,7 @@ __all__ = [
     "explain",
     "is_source_error",
     "save_source_secret",
+    "save_source_url",
     "secrets_file",
     "read_secrets",
 ]
@@ -356,6 +357,29 @@ def save_source_secret(path: str | Path, url: str | None) -> None:
     tmp.write_text("\n".join(out) + "\n", encoding="utf-8")
     tmp.chmod(0o600)
     tmp.replace(p)
+
+
+def save_source_url(
+    conn: duckdb.DuckDBPyConnection,
+    url: str | None,
+    *,
+    path: str | Path | None = None,
+    actor: str = store.DEFAULT_ACTOR,
+) -> None:
+    """Point the app at an analytics source (None: back to Relmark's own store). Admins only.
+
+    Writes the URL into the secrets file (``path``, default :func:`secrets_file`) with
+    :func:`save_source_secret` and records the change, with the password hidden, in the
+    store's audit log.
+    """
+    auth.require(conn, actor, auth.Role.ADMIN, "change the analytics source")
+    save_source_secret(path if path is not None else secrets_file(), url)
+    with store.transaction(conn):
+        if url:
+            store.audit(conn, actor, "analytics source changed", redact(url))
+        else:
+            store.audit(conn, actor, "analytics source removed", "back to Relmark's own store")
+        store.bump_data_version(conn)
 
 
 # --- connecting -------------------------------------------------------------------------------------

@@ -472,8 +472,8 @@ def test_followup_list_and_marks_persist(tmp_path: Path) -> None:
             "ORDER BY logged_at"
         ).fetchall()
         assert audit == [
-            ("maria", "feedback follow-up contacted", "t:a2: Called; voucher sent"),
-            ("local", "feedback follow-up resolved", "t:a2: Happy again"),
+            ("maria", "feedback follow-up contacted", "answer t:a2 (with a note)"),
+            ("local", "feedback follow-up resolved", "answer t:a2 (with a note)"),
         ]
 
 

@@ -43,7 +43,7 @@ import duckdb
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from relmark_core import store
+from relmark_core import auth, store
 from relmark_core.errors import InputRefused
 from relmark_core.imports import formats as fm
 from relmark_core.imports import mapping as mp
@@ -687,7 +687,10 @@ def commit(
     ------
     ImportRefused
         The file, or an answer it needs, is missing or wrong; the database is unchanged.
+    NotAllowed
+        The actor's role is below editor.
     """
+    auth.require(conn, actor, auth.Role.EDITOR, "import data")
     expected_hash = None
     if isinstance(source, ImportPreview):
         req = source.requested
@@ -908,6 +911,7 @@ def undo_import(conn: duckdb.DuckDBPyConnection, import_id: int, *,
     Refused while a later import still builds on this one's rows (undo that one first). Demo
     data an import removed is not brought back.
     """
+    auth.require(conn, actor, auth.Role.EDITOR, "undo an import")
     row = fetch_one(conn, "SELECT file_name, status FROM imports WHERE import_id = ?", [import_id])
     if not row:
         raise InputRefused(f"There is no import #{import_id}. Check the number in the history.")

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from relmark_core import store
+from relmark_core import auth, store
 from relmark_core.errors import InputRefused
 from relmark_core.feedback_followup import neutralise_cell
 from relmark_core.loyalty.model import LoyaltyProgram, describe_changes, parse_program
@@ -240,7 +240,10 @@ def save_version(
         When the program has errors (see :func:`~relmark_core.loyalty.validate.validate`), or an
         activated version would start on or before the active one's start or the last posted
         day (past ledger entries are never rewritten).
+    NotAllowed
+        The actor's role is below editor.
     """
+    auth.require(conn, actor, auth.Role.EDITOR, "save loyalty program versions")
     currency, _ = _settings(conn)
     errors = errors_of(validate(program, currency=currency))
     if errors:
@@ -482,6 +485,7 @@ def post_ledger(
     points changed (a refund, a cancelled order, an expiry that moved) get a correction entry for
     the difference, dated now.
     """
+    auth.require(conn, actor, auth.Role.EDITOR, "post the loyalty ledger")
     _ensure_tables(conn)
     day = through or today_utc()
     done = posted_through(conn)

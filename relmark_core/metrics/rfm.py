@@ -47,7 +47,7 @@ import pandas as pd
 from ibis.expr.types import IntegerValue, Table
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from relmark_core import store
+from relmark_core import auth, store
 from relmark_core.errors import InputRefused
 from relmark_core.metrics.common import counted_orders
 from relmark_core.source import Source
@@ -726,6 +726,7 @@ def save_groups(
     actor: str = DEFAULT_ACTOR,
 ) -> None:
     """Replace the saved groups (order matters: the first matching group wins)."""
+    auth.require(conn, actor, auth.Role.EDITOR, "edit the RFM groups")
     if not groups:
         raise InputRefused(
             "Keep at least one group. To go back to the shipped groups, use Reset to defaults."
@@ -752,6 +753,7 @@ def save_groups(
 
 def reset_groups(conn: duckdb.DuckDBPyConnection, *, actor: str = DEFAULT_ACTOR) -> None:
     """Forget the saved groups, so :data:`DEFAULT_GROUPS` apply again."""
+    auth.require(conn, actor, auth.Role.EDITOR, "reset the RFM groups")
     with store.transaction(conn):
         conn.execute("DELETE FROM rfm_groups")
         store.audit(conn, actor, "rfm groups reset", "back to the default groups")

@@ -19,7 +19,7 @@ import ibis
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from relmark_core import store
+from relmark_core import auth, store
 from relmark_core.errors import InputRefused
 from relmark_core.metrics.common import counted_orders, in_window
 from relmark_core.offers.model import (
@@ -182,6 +182,7 @@ def _refuse_taken_code(conn: duckdb.DuckDBPyConnection, offer: Offer, own: int |
 def save_offer(conn: duckdb.DuckDBPyConnection, offer: Offer | dict[str, Any], *,
                seed: str | None = None, actor: str = DEFAULT_ACTOR) -> SavedOffer:
     """Save a new draft offer (with a fresh holdout seed unless ``seed`` is given)."""
+    auth.require(conn, actor, auth.Role.EDITOR, "create offers")
     o = parse_offer(offer)
     seg_name = _segment_name(conn, o)  # refuses an unknown segment
     _refuse_taken_code(conn, o, None)
@@ -200,6 +201,7 @@ def save_offer(conn: duckdb.DuckDBPyConnection, offer: Offer | dict[str, Any], *
 def update_offer(conn: duckdb.DuckDBPyConnection, offer_id: int, offer: Offer | dict[str, Any],
                  *, actor: str = DEFAULT_ACTOR) -> SavedOffer:
     """Change a draft (a launched offer is frozen)."""
+    auth.require(conn, actor, auth.Role.EDITOR, "change offers")
     o = parse_offer(offer)
     seg_name = _segment_name(conn, o)
     _refuse_taken_code(conn, o, offer_id)
@@ -326,6 +328,7 @@ def launch_offer(conn: duckdb.DuckDBPyConnection, offer_id: int, *, as_of: date,
     A second call (a double click, another tab, another thread with its own cursor) returns
     ``launched=False`` and changes nothing.
     """
+    auth.require(conn, actor, auth.Role.EDITOR, "launch offers")
     saved = get_offer(conn, offer_id)
     if saved.status != "draft":
         return _already(conn, offer_id)
@@ -419,6 +422,7 @@ def _set_status(conn: duckdb.DuckDBPyConnection, offer_id: int, *, want: str, to
 def cancel_offer(conn: duckdb.DuckDBPyConnection, offer_id: int, *, reason: str = "",
                  actor: str = DEFAULT_ACTOR) -> SavedOffer:
     """Stop a running offer (recorded with who and why; the frozen audience stays)."""
+    auth.require(conn, actor, auth.Role.EDITOR, "cancel offers")
     return _set_status(conn, offer_id, want="running", to="cancelled", event="cancelled",
                        reason=reason, actor=actor)
 
@@ -426,6 +430,7 @@ def cancel_offer(conn: duckdb.DuckDBPyConnection, offer_id: int, *, reason: str 
 def reopen_offer(conn: duckdb.DuckDBPyConnection, offer_id: int, *, reason: str = "",
                  actor: str = DEFAULT_ACTOR) -> SavedOffer:
     """Run a cancelled offer again with the same audience and codes (recorded)."""
+    auth.require(conn, actor, auth.Role.EDITOR, "reopen offers")
     return _set_status(conn, offer_id, want="cancelled", to="running", event="reopened",
                        reason=reason, actor=actor)
 

@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 from pydantic import BaseModel, ConfigDict
 
-from relmark_core import store
+from relmark_core import auth, store
 from relmark_core.errors import InputRefused
 from relmark_core.segments.model import SegmentDefinition, definition_from_json, parse_definition
 from relmark_core.store import DEFAULT_ACTOR
@@ -148,6 +148,7 @@ def save_segment(
     actor: str = DEFAULT_ACTOR,
 ) -> SavedSegment:
     """Save a new segment under a unique name; returns it with its new id."""
+    auth.require(conn, actor, auth.Role.EDITOR, "save segments")
     title = clean_name(name)
     d = parse_definition(definition)
     now = store.utc_now()
@@ -172,6 +173,7 @@ def update_segment(
     actor: str = DEFAULT_ACTOR,
 ) -> SavedSegment:
     """Replace a saved segment's conditions (its id and name stay)."""
+    auth.require(conn, actor, auth.Role.EDITOR, "change segments")
     d = parse_definition(definition)
     old = get_segment(conn, segment_id)
     with store.transaction(conn):
@@ -190,6 +192,7 @@ def rename_segment(
     conn: duckdb.DuckDBPyConnection, segment_id: int, name: str, *, actor: str = DEFAULT_ACTOR
 ) -> SavedSegment:
     """Give a segment a new unique name; its id (and every link to it) stays."""
+    auth.require(conn, actor, auth.Role.EDITOR, "rename segments")
     title = clean_name(name)
     old = get_segment(conn, segment_id)
     with store.transaction(conn):
@@ -223,6 +226,7 @@ def duplicate_segment(
     actor: str = DEFAULT_ACTOR,
 ) -> SavedSegment:
     """A copy of a segment under a new id: ``name``, or "<name> (copy)" ("(copy 2)", ...)."""
+    auth.require(conn, actor, auth.Role.EDITOR, "save segments")
     old = get_segment(conn, segment_id)
     return save_segment(
         conn, name if name is not None else _free_copy_name(conn, old.name), old.definition,
@@ -234,6 +238,7 @@ def delete_segment(
     conn: duckdb.DuckDBPyConnection, segment_id: int, *, actor: str = DEFAULT_ACTOR
 ) -> None:
     """Delete a saved segment (links to it then say it was deleted)."""
+    auth.require(conn, actor, auth.Role.EDITOR, "delete segments")
     old = get_segment(conn, segment_id)
     with store.transaction(conn):
         conn.execute("DELETE FROM segments WHERE segment_id = ?", [old.segment_id])
