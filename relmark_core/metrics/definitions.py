@@ -23,6 +23,11 @@ __all__ = [
     "CHURN_RULE",
     "EVERY_ANSWER_COUNTS",
     "LATEST_ANSWER_GROUP",
+    "AFFINITY_SAME_ORDER",
+    "AFFINITY_LATER",
+    "AFFINITY_MIN_COUNT",
+    "NEXT_BEST_RULE",
+    "UPSELL_RULE",
 ]
 
 Unit = Literal["count", "money", "share", "days", "score", "points"]
@@ -583,6 +588,67 @@ _ALL += [
                "planned cost of one redemption."),
     Definition(key="offer_return", label="Return", unit="money",
                help="Incremental revenue minus cost."),
+]
+
+# --- cross-sell and upsell (relmark_core.personalisation) -------------------------------------
+AFFINITY_SAME_ORDER = (
+    "Same order: counted orders are baskets; a pair (A, B) counts the orders holding both, each "
+    "order once however many units. Base: every counted order with a product (or category)."
+)
+AFFINITY_LATER = (
+    "Later: a customer counts for (A, B) when they placed a counted order holding B strictly "
+    "after their first counted order holding A (B in that same order does not count). Base: "
+    "every customer with a counted order; guest orders do not take part."
+)
+AFFINITY_MIN_COUNT = (
+    "Pairs behind fewer orders (same order) or customers (later) than the minimum are hidden: "
+    "with few, a high confidence may be chance."
+)
+NEXT_BEST_RULE = (
+    "For each product B the customer has not bought: the highest 'later' confidence of any "
+    "product A they bought (A's buyers who later bought B ÷ A's buyers), among pairs behind at "
+    "least the minimum number of customers; the B with the highest confidence wins (ties: "
+    "higher lift, then name)."
+)
+UPSELL_RULE = (
+    "A product's price is the median unit price of its lines in counted orders in the reporting "
+    "currency, and its category the one on most of its lines. In each category the customer "
+    "bought from, the step up is the cheapest product priced at least 10% above the dearest "
+    "one they bought there (ties: name); they are offered the step up in the category of most "
+    "of their orders that has one (ties: name)."
+)
+_ALL += [
+    Definition(key="affinity_support_same_order", label="Support", unit="share",
+               help="Orders holding both A and B ÷ all counted orders with a product (or "
+               f"category): how common the pair is. {AFFINITY_SAME_ORDER}"),
+    Definition(key="affinity_confidence_same_order", label="Confidence", unit="share",
+               help="Orders holding both A and B ÷ orders holding A: of the baskets with A, the "
+               f"share that also hold B. {AFFINITY_SAME_ORDER}"),
+    Definition(key="affinity_lift_same_order", label="Lift", unit="score",
+               help="Confidence ÷ the share of all orders holding B. Above 1: B is more common "
+               "in baskets with A than in baskets overall; 1: no link; below 1: less common. "
+               f"{AFFINITY_SAME_ORDER}"),
+    Definition(key="affinity_support_later", label="Support", unit="share",
+               help="Customers who bought B after first buying A ÷ all customers with a counted "
+               f"order: how common the path is. {AFFINITY_LATER}"),
+    Definition(key="affinity_confidence_later", label="Confidence", unit="share",
+               help="Customers who bought B after first buying A ÷ customers who bought A: of "
+               f"A's buyers, the share who later bought B. {AFFINITY_LATER}"),
+    Definition(key="affinity_lift_later", label="Lift", unit="score",
+               help="Confidence ÷ the share of all customers who ever bought B. Above 1: A's "
+               "buyers go on to buy B more often than customers overall; 1: no link. "
+               f"{AFFINITY_LATER}"),
+    Definition(key="affinity_both_same_order", label="Orders with both", unit="count",
+               help=f"Counted orders holding both A and B. {AFFINITY_SAME_ORDER}"),
+    Definition(key="affinity_both_later", label="Customers A then B", unit="count",
+               help=f"Customers who bought B after first buying A. {AFFINITY_LATER}"),
+    Definition(key="affinity_min_count", label="Fewest orders or customers per pair",
+               unit="count", help=AFFINITY_MIN_COUNT),
+    Definition(key="next_best_product", label="Next best product", unit="score",
+               help=f"What buyers like this customer bought next and they have not. "
+               f"{NEXT_BEST_RULE} {AFFINITY_LATER}"),
+    Definition(key="upsell_product", label="Upsell", unit="money",
+               help=f"The next step up in price in a category the customer buys. {UPSELL_RULE}"),
 ]
 
 DEFINITIONS: dict[str, Definition] = {d.key: d for d in _ALL}
