@@ -83,6 +83,7 @@ from relmark_core.imports.shaping import (
     VALID_ROW,
     shape,
 )
+from relmark_core.privacy import erasure
 from relmark_core.store import DEFAULT_ACTOR
 
 __all__ = [
@@ -426,6 +427,13 @@ def _check_and_shape(conn: duckdb.DuckDBPyConnection, plan: Plan, progress: Prog
     if rows_read == 0:
         raise plan.refuse("the file has a header row but no data rows. Export the data again "
                           "(check the export's date range and filters).")
+    erased = erasure.skip_erased_rows(conn, plan.system)
+    if erased:
+        if erased >= rows_read:
+            raise plan.refuse("all its rows belong to people who asked to be erased; nothing "
+                              "was imported.", rows_read=rows_read)
+        plan.notes.append(f"Skipped {plural(erased, 'row')} of people who asked to be erased "
+                          f"{_ERASED_NOTE_END}")
     collect_problems(conn)
     refuse_absurd(conn, plan, rows_read)
     progress(0.55, "Grouping orders and customers")
@@ -763,6 +771,9 @@ def commit(
         _drop_staging(conn)
 
 
+_ERASED_NOTE_END = "(they stay erased)."
+
+
 def _message(plan: Plan, st: _Staged, counts: dict[str, int], new_customers: int,
              demo_removed: bool) -> str:
     noun = {"orders": ("order", "orders"), "customers": ("customer", "customers"),
@@ -779,6 +790,7 @@ def _message(plan: Plan, st: _Staged, counts: dict[str, int], new_customers: int
                 "with their reasons).")
     if demo_removed:
         msg += " The demo data was removed first."
+    msg += "".join(f" {n}" for n in plan.notes if n.endswith(_ERASED_NOTE_END))
     return msg
 
 
