@@ -29,6 +29,7 @@ __all__ = [
     "default_db_path",
     "open_db",
     "ensure_schema",
+    "stamp_schema",
     "transaction",
     "data_version",
     "bump_data_version",
@@ -44,7 +45,7 @@ __all__ = [
     "shop_counts",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # relmark_core.migrations upgrades older databases
 DEFAULT_ACTOR = "local"
 BUSY_WAIT_SECONDS = float(os.environ.get("RELMARK_BUSY_WAIT_S", "20"))
 _BUSY_POLL_SECONDS = 0.2
@@ -463,28 +464,43 @@ def open_db(
 
 
 def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
-    """Create the tables if missing; refuse a database made by a newer Relmark."""
+    """Create the tables if missing; upgrade a database made by an older Relmark
+    (:mod:`relmark_core.migrations`: automatic backup, then one transaction); refuse one made by
+    a newer Relmark before writing anything."""
     exists = scalar(
         conn, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
     )
     if exists:
         row = scalar(conn, "SELECT value FROM meta WHERE key = 'schema_version'")
-        if row is not None and int(row) > SCHEMA_VERSION:
+        found = int(row) if row is not None and str(row).isdigit() else SCHEMA_VERSION
+        if found > SCHEMA_VERSION:
+            from relmark_core import migrations
+
+            where = migrations.database_file(conn) or "in memory"
             raise InputRefused(
-                f"This database was made by a newer Relmark (schema {row}; this one knows "
-                f"{SCHEMA_VERSION}). Upgrade Relmark to open it; the file was not changed."
+                f"The database {where} was made by a newer Relmark (schema version {found}; "
+                f"this Relmark knows version {SCHEMA_VERSION}). Upgrade Relmark to open it; "
+                "the file was not changed."
             )
-        if row is not None and int(row) == SCHEMA_VERSION and get_meta(conn, "schema_hash") == _SCHEMA_HASH:
+        if found < SCHEMA_VERSION:
+            from relmark_core import migrations
+
+            migrations.upgrade(conn, found)
+            return
+        if get_meta(conn, "schema_hash") == _SCHEMA_HASH:
             return
     # New database, or tables added within this schema version: CREATE ... IF NOT EXISTS is
     # additive and leaves existing data alone.
     with transaction(conn):
         conn.execute(SCHEMA)
-        conn.execute(
-            "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
-        )
-        conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_hash', ?)", [_SCHEMA_HASH])
-        conn.execute("INSERT OR IGNORE INTO meta VALUES ('data_version', '0')")
+        stamp_schema(conn)
+
+
+def stamp_schema(conn: duckdb.DuckDBPyConnection) -> None:
+    """Mark the database as this Relmark's schema (call inside the transaction that made it so)."""
+    conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+    conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_hash', ?)", [_SCHEMA_HASH])
+    conn.execute("INSERT OR IGNORE INTO meta VALUES ('data_version', '0')")
 
 
 @contextmanager
