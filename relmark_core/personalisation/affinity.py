@@ -29,7 +29,7 @@ the embedded DuckDB and on a warehouse alike; :func:`affinity` returns a DataFra
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Literal, get_args
 
 import ibis
@@ -105,15 +105,14 @@ def check_min_count(min_count: int) -> int:
 def _check_level(level: str) -> Level:
     if level not in LEVELS:
         raise InputRefused(f"Affinity is by product or category, not '{level}'.")
-    return level  # type: ignore[return-value]
+    return level
 
 
 def cutoff_for(src: Source, as_of: date | None) -> datetime | None:
     """The UTC instant the as-of day ends in the store's time zone (None: no cutoff)."""
     if as_of is None:
         return None
-    return utc_bounds(DateRange(start=as_of, end=as_of.fromordinal(as_of.toordinal() + 1)),
-                      src.timezone)[1]
+    return utc_bounds(DateRange(start=as_of, end=as_of + timedelta(days=1)), src.timezone)[1]
 
 
 def item_lines(

@@ -1,0 +1,146 @@
+"""Next-best product and upsell on a hand-built candle shop, with their reasons in words.
+
+    customer  day         lines (product @ unit price; category)
+    b1        2024-01-01  Soy Candle @18
+              2024-02-01  Diffuser Refill @12
+    b2        2024-01-02  Soy Candle @20
+              2024-02-02  Diffuser Refill @12
+    b3        2024-01-03  Soy Candle @20
+              2024-02-03  Wick Trimmer @8
+    b4        2024-01-04  Soy Candle @22, Diffuser Refill @12      (one order)
+    b5        2024-01-05  Soy Candle @25
+    b6        2024-01-06  Large Soy Candle @35, Luxury Candle @60, Soy Candle Duo @21
+
+Categories: the candles are "Candles", the refill "Diffusers", the trimmer "Tools".
+
+"Later" pairs: Soy Candle has 5 buyers (b1–b5). Diffuser Refill later: b1, b2 (b4 bought it in
+the same order: no) → 2/5 = 40%. Wick Trimmer later: b3 → 1/5 = 20%. Nothing follows anything
+else (b6 bought everything in one order). Base 6 customers; Refill has 3 buyers, Trimmer 1:
+lift Soy→Refill = 2 × 6 / (5 × 3) = 0.8, Soy→Trimmer = 1 × 6 / (5 × 1) = 1.2.
+
+Next best (min 1 customer): b1, b2, b4 already have the refill → Wick Trimmer (20%); b3 has the
+trimmer → Diffuser Refill (40%); b5 → Diffuser Refill (40%), then Wick Trimmer (20%); b6 none.
+With at least 2 customers per pair only Soy→Refill is left: b3 and b5.
+
+Upsell: prices are medians of the lines: Soy Candle 18, 20, 20, 22, 25 → 20; Soy Candle Duo 21,
+Large Soy Candle 35, Luxury Candle 60, Diffuser Refill 12, Wick Trimmer 8. A step up costs at
+least 10% more: 20 × 1.1 = 22, so Duo (21) is no step, Large Soy Candle (35) is. b1–b5's
+dearest candle is Soy Candle (20; its median, not what they paid) → Large Soy Candle at 35;
+Diffusers and Tools have one product each, no step. b6's dearest is 60: no step up.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from relmark_core import source
+from relmark_core.errors import InputRefused
+from relmark_core.metrics.definitions import definition
+from relmark_core.personalisation.recommend import (
+    NEXT_BEST_COLUMNS,
+    UPSELL_COLUMNS,
+    UPSELL_MIN_STEP,
+    next_best_products,
+    next_best_reason,
+    next_best_summary,
+    percent_words,
+    recommended_product_tokens,
+    upsell_products,
+)
+from tests.builders import add_customer, order
+
+REFILL = ("Diffuser Refill", "Diffusers", 1, 12)
+TRIMMER = ("Wick Trimmer", "Tools", 1, 8)
+
+
+def soy(price: float) -> tuple[str, str, int, float]:
+    return ("Soy Candle", "Candles", 1, price)
+
+
+def candle_shop(conn: duckdb.DuckDBPyConnection) -> source.Source:
+    add_customer(conn, "b1", orders=[order("2024-01-01", 18, lines=[soy(18)]),
+                                     order("2024-02-01", 12, lines=[REFILL])])
+    add_customer(conn, "b2", orders=[order("2024-01-02", 20, lines=[soy(20)]),
+                                     order("2024-02-02", 12, lines=[REFILL])])
+    add_customer(conn, "b3", orders=[order("2024-01-03", 20, lines=[soy(20)]),
+                                     order("2024-02-03", 8, lines=[TRIMMER])])
+    add_customer(conn, "b4", orders=[order("2024-01-04", 34, lines=[soy(22), REFILL])])
+    add_customer(conn, "b5", orders=[order("2024-01-05", 25, lines=[soy(25)])])
+    add_customer(conn, "b6", orders=[order("2024-01-06", 116, lines=[
+        ("Large Soy Candle", "Candles", 1, 35), ("Luxury Candle", "Candles", 1, 60),
+        ("Soy Candle Duo", "Candles", 1, 21)])])
+    return source.from_duckdb(conn)
+
+
+@pytest.fixture
+def shop(conn: duckdb.DuckDBPyConnection) -> source.Source:
+    return candle_shop(conn)
+
+
+def test_next_best_product_with_its_reason(shop: source.Source) -> None:
+    df = next_best_products(shop, min_count=1)
+    assert tuple(df.columns) == NEXT_BEST_COLUMNS
+    got = [(r.customer_id, r.rank, r.product, r.because_of, round(r.confidence, 6),
+            round(r.lift, 6), r.buyers, r.later_buyers) for r in df.itertuples()]
+    assert got == [
+        ("b1", 1, "Wick Trimmer", "Soy Candle", 0.2, 1.2, 5, 1),
+        ("b2", 1, "Wick Trimmer", "Soy Candle", 0.2, 1.2, 5, 1),
+        ("b3", 1, "Diffuser Refill", "Soy Candle", 0.4, 0.8, 5, 2),
+        ("b4", 1, "Wick Trimmer", "Soy Candle", 0.2, 1.2, 5, 1),
+        ("b5", 1, "Diffuser Refill", "Soy Candle", 0.4, 0.8, 5, 2),
+    ]
+    b5 = df[df["customer_id"] == "b5"].iloc[0]
+    assert b5["reason"] == "bought Soy Candle; 40% of such buyers later bought Diffuser Refill"
+
+
+def test_more_suggestions_and_the_minimum(shop: source.Source) -> None:
+    two = next_best_products(shop, customer_ids=["b5", "b6"], min_count=1, top=2)
+    assert list(two["reason"]) == [
+        "bought Soy Candle; 40% of such buyers later bought Diffuser Refill",
+        "bought Soy Candle; 20% of such buyers later bought Wick Trimmer",
+    ]
+    assert list(two["rank"]) == [1, 2]
+    strict = next_best_products(shop, min_count=2)
+    assert list(zip(strict["customer_id"], strict["product"], strict=True)) == [
+        ("b3", "Diffuser Refill"), ("b5", "Diffuser Refill")]
+    with pytest.raises(InputRefused, match="1 to 5 suggestions"):
+        next_best_products(shop, top=6)
+
+
+def test_summary_counts_customers_per_suggestion(shop: source.Source) -> None:
+    df = next_best_summary(shop, min_count=1)
+    assert [(r.product, r.customers, r.because_of, r.reason) for r in df.itertuples()] == [
+        ("Wick Trimmer", 3, "Soy Candle",
+         "bought Soy Candle; 20% of such buyers later bought Wick Trimmer"),
+        ("Diffuser Refill", 2, "Soy Candle",
+         "bought Soy Candle; 40% of such buyers later bought Diffuser Refill"),
+    ]
+
+
+def test_upsell_is_the_next_step_up_in_price(shop: source.Source) -> None:
+    df = upsell_products(shop)
+    assert tuple(df.columns) == UPSELL_COLUMNS
+    assert [(r.customer_id, r.category, r.product, r.price, r.current_price)
+            for r in df.itertuples()] == [
+        (c, "Candles", "Large Soy Candle", 35.0, 20.0) for c in ("b1", "b2", "b3", "b4", "b5")
+    ]
+    assert df["reason"].iloc[0] == (
+        "buys Candles up to $20; Large Soy Candle is the next step up at $35")
+    assert upsell_products(shop, customer_ids=["b6"]).empty
+    assert f"{UPSELL_MIN_STEP:.0%}" == "10%"
+    assert "at least 10% above" in definition("upsell_product").help
+
+
+def test_recommended_product_token_values(shop: source.Source) -> None:
+    tok = recommended_product_tokens(shop, ["b5", "b6", "b1"], min_count=1)
+    assert list(tok.itertuples(index=False, name=None)) == [
+        ("b5", "Diffuser Refill"), ("b6", None), ("b1", "Wick Trimmer")]
+
+
+def test_percent_words() -> None:
+    assert percent_words(0.375) == "38%"
+    assert percent_words(2 / 3) == "67%"
+    assert percent_words(0.004) == "under 1%"
+    assert percent_words(1.0) == "100%"
+    assert next_best_reason("A", 0.125, "B") == "bought A; 13% of such buyers later bought B"
