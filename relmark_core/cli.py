@@ -71,6 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
         _Parser,
     )
 
+    from relmark_core.privacy import command as privacy_command
+
+    privacy_command.add_erase_arguments(
+        sub.add_parser("erase", help="erase a person (erasure request); orders stay anonymous")
+    )
+    privacy_command.add_access_arguments(
+        sub.add_parser("access", help="write everything held about a person (access request)")
+    )
+
     r = sub.add_parser("report", help="print a report as CSV or JSON")
     rsub = r.add_subparsers(dest="report", required=True, parser_class=_Parser)
     for rep in REPORTS.values():
@@ -148,6 +157,12 @@ def _run(args: argparse.Namespace) -> int:
             from relmark_core.segments import command as segment_command
 
             return segment_command.run(conn, args)
+        if args.command in ("erase", "access"):
+            from relmark_core.privacy import command as privacy_command
+
+            if args.command == "erase":
+                return privacy_command.run_erase(conn, args)
+            return privacy_command.run_access(conn, args)
         if args.command == "report":
             return _report(args, conn)
     raise AssertionError(f"unhandled command {args.command}")

@@ -4,15 +4,16 @@ export imported again does not bring them back."""
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from relmark_core import auth, store
+from relmark_core import auth, cli, store
 from relmark_core.errors import InputRefused, NotAllowed
 from relmark_core.imports import load
-from relmark_core.privacy import erasure
+from relmark_core.privacy import access, erasure
 
 FIXTURES = Path(__file__).parent / "fixtures" / "imports"
 
@@ -168,6 +169,11 @@ def test_mentions_in_other_tables_are_replaced(shop: duckdb.DuckDBPyConnection) 
     store.audit(shop, "local", "note", "wrote to Ann@Shop.com about order #1001")
     shop.execute("INSERT INTO rejected_rows VALUES (1, 9, 'Email', 'bad date', "
                  "'#1009,ann@shop.com,x')")
+    now = store.utc_now()
+    shop.execute("INSERT INTO suppression VALUES ('email', 'ann@shop.com', 'manual', 'by hand', "
+                 "'local', ?, NULL), ('phone', '+15551230001', 'manual', 'by hand', 'local', ?, "
+                 "NULL), ('email', 'bob@example.com', 'manual', 'by hand', 'local', ?, NULL)",
+                 [now, now, now])
     erasure.erase_person(shop, email="ann@shop.com")
     assert shop.execute("SELECT detail FROM audit_log WHERE action = 'note'").fetchall() == [
         ("wrote to [erased] about order #1001",)
@@ -175,3 +181,69 @@ def test_mentions_in_other_tables_are_replaced(shop: duckdb.DuckDBPyConnection) 
     assert shop.execute("SELECT raw FROM rejected_rows WHERE line_number = 9").fetchall() == [
         ("#1009,[erased],x",)
     ]
+    assert shop.execute("SELECT kind, value FROM suppression").fetchall() == [
+        ("email", "bob@example.com")
+    ]
+
+
+def _sections(data: bytes) -> dict[str, list[dict[str, object]]]:
+    doc = json.loads(data)
+    return {s["name"]: s["rows"] for s in doc["sections"]}
+
+
+def test_access_request_holds_everything_about_them(shop: duckdb.DuckDBPyConnection) -> None:
+    now = store.utc_now()
+    shop.execute("INSERT INTO suppression VALUES ('phone', '+15551230001', 'manual', 'by hand', "
+                 "'local', ?, NULL)", [now])
+    data = access.access_request(shop, email="Ann@Shop.com")
+    sections = _sections(data)
+    assert [c["email"] for c in sections["customers"]] == ["ann@shop.com"]
+    assert sorted((k["key_type"], k["key_value"]) for k in sections["customer_keys"]) == [
+        ("email", "ann@shop.com"), ("shopify", "7001")]
+    assert sorted(o["source_order_id"] for o in sections["orders"]) == ["#1001", "#1003"]
+    # #1001: Mug, Green tea; #1003: three lines
+    assert len(sections["order_lines"]) == 5
+    assert [(f["score"], f["comment"]) for f in sections["feedback"]] == [(5, "Perfect")]
+    assert [s["value"] for s in sections["suppression"]] == ["+15551230001"]
+    assert "bob@example.com" not in data.decode()
+    logged = shop.execute("SELECT detail FROM audit_log WHERE action = 'access request exported'"
+                          ).fetchall()
+    assert len(logged) == 1 and "ann" not in logged[0][0].lower()
+
+
+def test_access_request_for_nobody_says_so(shop: duckdb.DuckDBPyConnection) -> None:
+    with pytest.raises(InputRefused, match="nothing to export"):
+        access.access_request(shop, email="nobody@shop.com")
+
+
+def test_a_viewer_may_not_export_a_person(shop: duckdb.DuckDBPyConnection,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth, "role_of", lambda conn, actor: auth.Role.VIEWER)
+    with pytest.raises(NotAllowed, match="editor"):
+        access.access_request(shop, email="ann@shop.com", actor="val")
+
+
+def test_cli_erase_and_access(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "shop.duckdb"
+    with store.open_db(db) as c:
+        for name in ("shopify_customers.csv", "shopify_orders.csv", "delighted_responses.csv"):
+            _load(c, name)
+    out = tmp_path / "ann.json"
+    assert cli.main(["--db", str(db), "access", "--email", "ann@shop.com", "--out", str(out)]) == 0
+    assert [c["first_name"] for c in _sections(out.read_bytes())["customers"]] == ["Ann"]
+    capsys.readouterr()
+    # not at a terminal and no --yes: refused, nothing changed
+    assert cli.main(["--db", str(db), "erase", "--email", "ann@shop.com"]) == 3
+    assert "add --yes" in capsys.readouterr().err
+    with store.open_db(db) as c:
+        assert erasure.find_person(c, email="ann@shop.com").orders == 2
+    assert cli.main(["--db", str(db), "erase", "--email", "ann@shop.com", "--yes"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("This erases 1 customer record with 2 orders and 1 feedback answer")
+    assert "ann" not in printed.lower()
+    with store.open_db(db) as c:
+        assert _mentions(c, ANN_TRACES) == []
+        assert c.execute("SELECT actor FROM audit_log WHERE action = 'person erased'"
+                         ).fetchall() == [("cli",)]
+    assert cli.main(["--db", str(db), "erase", "--email", "ann@shop.com", "--yes"]) == 3
+    assert "Nobody in Relmark" in capsys.readouterr().err

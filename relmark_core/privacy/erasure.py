@@ -319,6 +319,13 @@ def erase_person(
             for table in _tables_with(conn, "customer_id"):
                 conn.execute(f"UPDATE {_ident(table)} SET customer_id = ? "  # noqa: S608
                              "WHERE customer_id = ?", [new, old])
+        # Their entries on the suppression list go too: erased people are skipped by imports.
+        for e in person.emails:
+            conn.execute("DELETE FROM suppression WHERE kind = 'email' AND value = ?",
+                         [normalise_email(e)])
+        for p in person.phones:
+            conn.execute("DELETE FROM suppression WHERE kind = 'phone' AND "
+                         "regexp_replace(value, '[^0-9]', '', 'g') = ?", [normalise_phone(p)])
         needles = [*person.emails, *person.phones, *person.full_names, *ids]
         pattern = _mention_pattern(needles)
         mentions = _scrub_mentions(conn, pattern) if pattern else 0
