@@ -80,6 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser("access", help="write everything held about a person (access request)")
     )
 
+    b = sub.add_parser("backup", help="write one backup file of everything (data, definitions, "
+                       "history, settings, audit log)")
+    b.add_argument("--out", required=True, help="the backup file to write (.zip; replaced if it "
+                   "exists)")
+    rs = sub.add_parser("restore", help="replace the data, definitions and history with a "
+                        "backup's (asks first)")
+    rs.add_argument("file", help="a backup file made by `backup` or the Data page")
+    rs.add_argument("--yes", action="store_true",
+                    help="restore without asking (required when not run from a terminal)")
+
     r = sub.add_parser("report", help="print a report as CSV or JSON")
     rsub = r.add_subparsers(dest="report", required=True, parser_class=_Parser)
     for rep in REPORTS.values():
@@ -130,6 +140,33 @@ def _report(args: argparse.Namespace, conn: duckdb.DuckDBPyConnection) -> int:
     return errors.EXIT_OK
 
 
+def _backup(args: argparse.Namespace, conn: duckdb.DuckDBPyConnection) -> int:
+    from relmark_core import backup
+
+    manifest = backup.create_backup(conn, args.out, actor="cli")
+    size = Path(args.out).stat().st_size
+    print(f"Backup written to {args.out} ({size:,} bytes): {len(manifest.tables)} tables, "
+          f"{manifest.rows('customers'):,} customers, {manifest.rows('orders'):,} orders.")
+    return errors.EXIT_OK
+
+
+def _restore(args: argparse.Namespace, conn: duckdb.DuckDBPyConnection) -> int:
+    from relmark_core import backup
+
+    print(backup.describe_backup(conn, args.file))
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise errors.InputRefused(
+                "Not restored: add --yes to restore without being asked (this is not a "
+                "terminal, so nobody can answer). Nothing was changed."
+            )
+        if input("Type yes to restore: ").strip().lower() != "yes":
+            raise errors.InputRefused("Not restored. Nothing was changed.")
+    result = backup.restore_backup(conn, args.file, actor="cli")
+    print(result.sentence)
+    return errors.EXIT_OK
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.command == "source-check":
         return _source_check(args)
@@ -165,6 +202,10 @@ def _run(args: argparse.Namespace) -> int:
             return privacy_command.run_access(conn, args)
         if args.command == "report":
             return _report(args, conn)
+        if args.command == "backup":
+            return _backup(args, conn)
+        if args.command == "restore":
+            return _restore(args, conn)
     raise AssertionError(f"unhandled command {args.command}")
 
 
