@@ -11,7 +11,8 @@ layouts), WooCommerce's order export columns (``order_id``, ``order_date``, ``or
 ``billing_email``...), Stripe's payments export (``id``, ``Created date (UTC)``/``Created
 (UTC)``, ``Amount``, ``Amount Refunded``...), Square's transactions export (``Date``, ``Time``,
 ``Time Zone``, ``Gross Sales``... ``Transaction ID``), Klaviyo's profile export (``Email``,
-``First Name``, ``Phone Number``, ``State / Region``, ``Email Marketing Consent``...), Typeform's
+``First Name``, ``Phone Number``, ``State / Region``, ``Email Marketing Consent``, ``SMS
+Marketing Consent``: SUBSCRIBED / UNSUBSCRIBED / NEVER_SUBSCRIBED...), Typeform's
 responses download (``#``, one column per question, ``Start Date (UTC)``, ``Submit Date (UTC)``,
 ``Network ID``) and Delighted's responses download (``Response ID``, ``Score``, ``Comment``...).
 """
@@ -79,6 +80,7 @@ _PERSON = (
     _f("region", "Region / state", "text", "person"),
     _f("country", "Country", "country", "person"),
     _f("accepts_marketing", "Accepts marketing", "bool", "person"),
+    _f("sms_consent", "Accepts SMS marketing", "bool", "person"),
 )
 
 FIELDS: dict[Kind, tuple[FieldSpec, ...]] = {
@@ -288,6 +290,7 @@ FORMATS: tuple[FormatSpec, ...] = (
             "region": ("default address province code", "province code", "province"),
             "country": ("default address country code", "country code", "country"),
             "accepts_marketing": ("accepts email marketing", "accepts marketing"),
+            "sms_consent": ("accepts sms marketing",),
             "tags": ("tags",),
         },
     ),
@@ -396,6 +399,9 @@ FORMATS: tuple[FormatSpec, ...] = (
             "region": ("state / region",),
             "country": ("country",),
             "accepts_marketing": ("email marketing consent", "accepts marketing"),
+            "sms_consent": ("sms marketing consent", "sms consent"),
+            "_email_state": ("email marketing consent",),
+            "_sms_state": ("sms marketing consent", "sms consent"),
             "signup_at": ("profile created on", "date added", "created"),
             "acquisition_channel": ("initial source", "source"),
             "birthday": ("birthday",),

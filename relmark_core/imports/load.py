@@ -83,6 +83,7 @@ from relmark_core.imports.shaping import (
     VALID_ROW,
     shape,
 )
+from relmark_core.privacy import consent as privacy_consent
 from relmark_core.privacy import erasure
 from relmark_core.store import DEFAULT_ACTOR
 
@@ -203,7 +204,7 @@ def _noop(_f: float, _m: str) -> None:
 
 _STAGING_TABLES = ["_imp_raw", "_imp_rows", "_imp_heads_d", "_imp_people", "_imp_persons",
                    "_imp_cust", "_imp_final", "_imp_problems", "_imp_lsig", "_imp_refunds",
-                   "_imp_keys"]
+                   "_imp_keys", "_imp_consent"]
 _STAGING_VIEWS = ["_imp_heads", "_imp_orders", "_imp_lines", "_imp_fb"]
 
 
@@ -745,6 +746,9 @@ def commit(
             counts, new_customers = _counts(conn, plan)
             import_id = int(fetch_one(conn, "SELECT nextval('import_id_seq')")[0])
             _write(conn, plan, import_id, prog)
+            # Consent per channel and unsubscribes, in the same transaction (undo restores).
+            privacy_consent.write_import_consent(conn, import_id, source=plan.spec.label,
+                                                 actor=actor)
             _write_rejected(conn, import_id, st.problems)
             message = _message(plan, st, counts, new_customers, remove_demo)
             conn.execute(
@@ -801,6 +805,8 @@ def _remove_demo(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("DELETE FROM feedback WHERE import_id IS NULL")
     conn.execute("DELETE FROM customers WHERE import_id IS NULL")
     conn.execute("DELETE FROM customer_keys WHERE customer_id NOT IN "
+                 "(SELECT customer_id FROM customers)")
+    conn.execute("DELETE FROM consent WHERE customer_id NOT IN "
                  "(SELECT customer_id FROM customers)")
     store.set_meta(conn, "demo", "0")
 
@@ -952,6 +958,7 @@ def undo_import(conn: duckdb.DuckDBPyConnection, import_id: int, *,
                 [x],
             )
             conn.execute(f"DELETE FROM import_prev_{table} WHERE changed_by = ?", [x])
+        privacy_consent.undo_import_consent(conn, x)
         conn.execute(
             "DELETE FROM customer_keys WHERE (key_type, key_value) IN "
             "(SELECT (key_type, key_value) FROM import_added_keys WHERE import_id = ?)",
@@ -977,6 +984,7 @@ def _dependants(conn: duckdb.DuckDBPyConnection, x: int) -> tuple[Any, ...]:
             UNION SELECT changed_by FROM import_prev_orders WHERE import_id = $x
             UNION SELECT changed_by FROM import_prev_order_lines WHERE import_id = $x
             UNION SELECT changed_by FROM import_prev_feedback WHERE import_id = $x
+            UNION SELECT changed_by FROM import_prev_consent WHERE import_id = $x
             UNION SELECT o.import_id FROM orders o JOIN customers c USING (customer_id)
                   WHERE c.import_id = $x AND o.import_id <> $x
                     AND c.customer_id NOT IN (SELECT customer_id FROM import_prev_customers
@@ -989,6 +997,8 @@ def _dependants(conn: duckdb.DuckDBPyConnection, x: int) -> tuple[Any, ...]:
                   JOIN customer_keys k USING (key_type, key_value)
                   JOIN customers c ON c.customer_id = k.customer_id
                   WHERE c.import_id = $x AND a.import_id <> $x
+                    AND c.customer_id NOT IN (SELECT customer_id FROM import_prev_customers
+                                              WHERE changed_by = $x)
         )
         SELECT i.import_id, i.file_name FROM deps JOIN imports i ON i.import_id = deps.y
         WHERE i.status = 'loaded' AND i.import_id <> $x ORDER BY i.import_id DESC LIMIT 1

@@ -25,6 +25,7 @@ __all__ = [
     "PERSON_FIELDS",
     "PERSON_CASTS",
     "VALID_ROW",
+    "CONSENT_CASTS",
     "parsed_or_null",
     "shape",
     "people",
@@ -41,6 +42,8 @@ PERSON_FIELDS = ("customer_id", "email", "email_norm", "first_name", "last_name"
 PERSON_CASTS = {"birthday": "DATE", "accepts_marketing": "BOOLEAN", "tags": "VARCHAR[]",
                  "signup_at": "TIMESTAMP"}
 VALID_ROW = "NOT skip AND problem IS NULL"
+CONSENT_CASTS = (("sms_consent", "BOOLEAN"), ("_email_state", "VARCHAR"),
+                 ("_sms_state", "VARCHAR"), ("ordered_at", "TIMESTAMP"))
 
 
 def parsed_or_null(plan: Plan, name: str, cast: str = "DECIMAL(18,2)", prefix: str = "") -> str:
@@ -64,6 +67,11 @@ def people(conn: duckdb.DuckDBPyConnection, plan: Plan) -> None:
     rows = "_imp_heads" if plan.kind == "orders" else f"(SELECT * FROM _imp_rows WHERE {VALID_ROW})"
     attrs = ", ".join(
         f"{parsed_or_null(plan, a, PERSON_CASTS.get(a, 'VARCHAR'), 'r.')} AS {a}" for a in PERSON_FIELDS
+    )
+    # Consent per channel (written by relmark_core.privacy.consent): the SMS answer, the
+    # exports' own words for the state ('unsubscribed'...) and, for orders, the order's date.
+    attrs += ", " + ", ".join(
+        f"{parsed_or_null(plan, a, cast, 'r.')} AS {a.lstrip('_')}" for a, cast in CONSENT_CASTS
     )
     conn.execute(
         f"""
