@@ -247,3 +247,17 @@ def test_cli_erase_and_access(tmp_path: Path, capsys: pytest.CaptureFixture[str]
                          ).fetchall() == [("cli",)]
     assert cli.main(["--db", str(db), "erase", "--email", "ann@shop.com", "--yes"]) == 3
     assert "Nobody in Relmark" in capsys.readouterr().err
+
+
+def test_batch_files_already_written_lose_their_lines(
+    shop: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    batch = tmp_path / "winback-batch.csv"
+    batch.write_text("Email,First Name,Code\nANN@shop.com,Ann,WB-1\nbob@example.com,Bob,WB-2\n",
+                     encoding="utf-8")
+    shop.execute(
+        "INSERT INTO automation_runs VALUES (1, 1, 'run', 'cli', DATE '2024-05-01', 2, 2, 0, 0, "
+        "0, 0, 0, 2, ?, 'cli', TIMESTAMP '2024-05-01 08:00:00')", [str(batch)])
+    result = erasure.erase_person(shop, email="ann@shop.com")
+    assert batch.read_text(encoding="utf-8") == "Email,First Name,Code\nbob@example.com,Bob,WB-2\n"
+    assert result.mentions_removed >= 1

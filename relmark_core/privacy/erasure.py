@@ -20,10 +20,12 @@ erased how many records and when — never the erased data.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -329,14 +331,40 @@ def erase_person(
         needles = [*person.emails, *person.phones, *person.full_names, *ids]
         pattern = _mention_pattern(needles)
         mentions = _scrub_mentions(conn, pattern) if pattern else 0
-        result = ErasureResult(records=len(ids), orders_kept=person.orders,
-                               comments_removed=comments, identifiers_blocked=len(hashes),
-                               mentions_removed=mentions)
+        batch_files = _batch_files(conn)
         store.audit(conn, actor, "person erased",
                     f"{len(ids)} customer record(s); {person.orders} order(s) kept anonymous; "
                     f"{comments} comment(s) removed; {len(hashes)} identifier(s) blocked")
         store.bump_data_version(conn)
-    return result
+    # Export files already written (automation batches) lose the person's lines too; files
+    # cannot join the transaction, so this runs once the database change is committed.
+    lines = sum(_scrub_file(path, pattern) for path in batch_files) if pattern else 0
+    return ErasureResult(records=len(ids), orders_kept=person.orders, comments_removed=comments,
+                         identifiers_blocked=len(hashes), mentions_removed=mentions + lines)
+
+
+def _batch_files(conn: duckdb.DuckDBPyConnection) -> list[Path]:
+    if not _is_table(conn, "automation_runs"):
+        return []
+    rows = _rows(conn, "SELECT DISTINCT batch_file FROM automation_runs "
+                 "WHERE batch_file IS NOT NULL", [])
+    return [Path(r[0]) for r in rows]
+
+
+def _scrub_file(path: Path, pattern: str) -> int:
+    """Drop the lines of an export file that mention the person; returns how many went."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return 0
+    rx = re.compile(pattern, re.IGNORECASE)
+    kept = [line for line in text.splitlines(keepends=True) if not rx.search(line)]
+    gone = len(text.splitlines()) - len(kept)
+    if gone:
+        tmp = path.with_name(path.name + ".erasing")
+        tmp.write_text("".join(kept), encoding="utf-8")
+        os.replace(tmp, path)
+    return gone
 
 
 def skip_erased_rows(conn: duckdb.DuckDBPyConnection, system: str) -> int:
