@@ -141,7 +141,7 @@ def _event(conn: duckdb.DuckDBPyConnection, offer_id: int, event: str, actor: st
            detail: str = "") -> None:
     conn.execute("INSERT INTO offer_events VALUES (?, ?, ?, ?, ?)",
                  [offer_id, event, actor, store.utc_now(), detail])
-    store.audit(conn, actor, f"offer {event}", f"{offer_id}: {detail}")
+    store.audit(conn, actor, f"offer {event}", f"offer {offer_id}: {detail}".rstrip(": "))
 
 
 def list_offers(conn: duckdb.DuckDBPyConnection) -> list[SavedOffer]:

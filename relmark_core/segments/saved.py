@@ -160,7 +160,7 @@ def save_segment(
             "created_at, updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [new_id, title, _key(title), d.to_json(), actor, now, actor, now],
         )
-        store.audit(conn, actor, "segment saved", f"{new_id} “{title}”: {d.sentence()}")
+        store.audit(conn, actor, "segment saved", f"segment {new_id} “{title}”: {d.sentence()}")
         store.bump_data_version(conn)
     return get_segment(conn, new_id)
 
@@ -182,7 +182,7 @@ def update_segment(
             "WHERE segment_id = ?",
             [d.to_json(), actor, store.utc_now(), old.segment_id],
         )
-        store.audit(conn, actor, "segment changed", f"{old.segment_id} “{old.name}”: "
+        store.audit(conn, actor, "segment changed", f"segment {old.segment_id} “{old.name}”: "
                     f"{d.sentence()}")
         store.bump_data_version(conn)
     return get_segment(conn, segment_id)
@@ -202,7 +202,8 @@ def rename_segment(
             "WHERE segment_id = ?",
             [title, _key(title), actor, store.utc_now(), old.segment_id],
         )
-        store.audit(conn, actor, "segment renamed", f"{old.segment_id} “{old.name}” → “{title}”")
+        store.audit(conn, actor, "segment renamed",
+                    f"segment {old.segment_id} “{old.name}” → “{title}”")
         store.bump_data_version(conn)
     return get_segment(conn, segment_id)
 
@@ -242,6 +243,6 @@ def delete_segment(
     old = get_segment(conn, segment_id)
     with store.transaction(conn):
         conn.execute("DELETE FROM segments WHERE segment_id = ?", [old.segment_id])
-        store.audit(conn, actor, "segment deleted", f"{old.segment_id} “{old.name}”: "
+        store.audit(conn, actor, "segment deleted", f"segment {old.segment_id} “{old.name}”: "
                     f"{old.definition.sentence()}")
         store.bump_data_version(conn)
