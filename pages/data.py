@@ -22,6 +22,7 @@ import streamlit as st
 
 from relmark_core import demo, store
 from relmark_core import imports as im
+from relmark_core.automations import after_import
 from relmark_core.errors import InputRefused, RelmarkError
 from relmark_core.imports.formats import GENERIC, field_spec
 from relmark_core.imports.load import PREVIEW_ROWS
@@ -41,6 +42,7 @@ ANSWER_STATE = "imp_answers"  # file hash -> answers (date_order, kind, mapping,
 SHAPE_STATE = "imp_shapes"  # file hash -> (format, kind, header) of its last good preview
 DONE_STATE = "imp_done"  # file hash -> {"import_id", "message"} once committed
 FLASH_STATE = "imp_flash"
+AUTOMATIONS_FLASH = "imp_automations"  # (sentence, failed) of the automations after an import
 DEMO_KEY = "imp_remove_demo"
 
 KIND_WORDS = {"orders": "orders", "customers": "customers", "feedback": "feedback answers"}
@@ -406,6 +408,10 @@ def _commit(h: str, pv: im.ImportPreview, keep_demo: bool, where: Any) -> bool:
         return False
     _state(DONE_STATE)[h] = {"import_id": result.import_id, "message": result.message}
     _state(PREVIEW_STATE).pop(h, None)
+    if not result.already_imported:  # the automations re-evaluate; a failure keeps the import
+        auto = after_import(ctx.conn, actor=ctx.actor)
+        if auto.sentence():
+            st.session_state[AUTOMATIONS_FLASH] = (auto.sentence(), auto.error is not None)
     return True
 
 
@@ -473,6 +479,8 @@ if len(ready) > 1 and st.button(f"Import all {len(ready)} files", key="imp_go_al
 st.subheader("Import history")
 if flash := st.session_state.pop(FLASH_STATE, None):
     st.success(_clean(flash), icon=":material/check_circle:")
+if auto_flash := st.session_state.pop(AUTOMATIONS_FLASH, None):
+    (st.warning if auto_flash[1] else st.info)(_clean(auto_flash[0]), icon=":material/bolt:")
 if history.empty:
     st.caption("No imports yet.")
 else:

@@ -90,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--yes", action="store_true",
                     help="restore without asking (required when not run from a terminal)")
 
+    from relmark_core.automations import command as automations_command
+
+    automations_command.add_arguments(
+        sub.add_parser("automations", help="run the lifecycle automations (one JSON line each), "
+                       "or list them"),
+        _Parser,
+    )
+
     r = sub.add_parser("report", help="print a report as CSV or JSON")
     rsub = r.add_subparsers(dest="report", required=True, parser_class=_Parser)
     for rep in REPORTS.values():
@@ -200,6 +208,10 @@ def _run(args: argparse.Namespace) -> int:
             if args.command == "erase":
                 return privacy_command.run_erase(conn, args)
             return privacy_command.run_access(conn, args)
+        if args.command == "automations":
+            from relmark_core.automations import command as automations_command
+
+            return automations_command.run(conn, args)
         if args.command == "report":
             return _report(args, conn)
         if args.command == "backup":

@@ -74,6 +74,9 @@ __all__ = [
     "batch_folder",
     "batch_path",
     "batch_entries",
+    "batch_bytes",
+    "TABLE_COLUMNS",
+    "automations_table",
 ]
 
 log = logging.getLogger("relmark")
@@ -90,6 +93,8 @@ RUN_LOG_COLUMNS = ("run_id", "automation_id", "name", "ran_at", "as_of", "kind",
                    "qualified", "new_people", "excluded_cooldown", "excluded_suppressed",
                    "excluded_no_consent", "excluded_cap", "holdout", "sent", "batch_file",
                    "actor")
+TABLE_COLUMNS = ("automation_id", "name", "status", "automation", "last_run_at", "runs",
+                 "last_sent", "sent", "held_out")
 Origin = Literal["cli", "import", "page", "created"]
 _COLUMNS = ("automation_id, definition, holdout_seed, created_by, created_at, updated_by, "
             "updated_at")
@@ -632,3 +637,34 @@ def batch_entries(conn: duckdb.DuckDBPyConnection, run_id: int) -> pd.DataFrame:
         "e.occasion, e.arm, e.code FROM automation_entries e LEFT JOIN customers c "
         "USING (customer_id) WHERE e.run_id = ? ORDER BY e.arm DESC, e.customer_id",
         [run_id]).df()
+
+
+def batch_bytes(conn: duckdb.DuckDBPyConnection, file_name: str, folder: Path | None = None
+                ) -> bytes:
+    """A logged batch file's content (for a download)."""
+    path = batch_path(conn, file_name, folder)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputRefused(f"The batch file {path.name} is not in {path.parent} any more (moved "
+                           "or deleted); its people are still in the run's entries.") from exc
+
+
+def automations_table(conn: duckdb.DuckDBPyConnection, *, currency: str = "USD"
+                      ) -> pd.DataFrame:
+    """Every automation with its last run: :data:`TABLE_COLUMNS` (``automation`` is the
+    sentence; ``sent`` and ``held_out`` are totals over its runs)."""
+    per = {int(r[0]): r[1:] for r in conn.execute(
+        "SELECT automation_id, max(ran_at) FILTER (WHERE kind = 'run'), "
+        "count(*) FILTER (WHERE kind = 'run'), CAST(sum(sent) AS BIGINT), "
+        "CAST(sum(holdout) AS BIGINT), arg_max(sent, run_id) FILTER (WHERE kind = 'run') "
+        "FROM automation_runs GROUP BY automation_id").fetchall()}
+    rows = []
+    for s in list_automations(conn):
+        last_at, runs, sent, held, last_sent = per.get(s.automation_id, (None, 0, 0, 0, None))
+        rows.append({"automation_id": s.automation_id, "name": s.automation.name,
+                     "status": s.automation.status.capitalize(),
+                     "automation": s.automation.sentence(currency), "last_run_at": last_at,
+                     "runs": int(runs or 0), "last_sent": last_sent, "sent": int(sent or 0),
+                     "held_out": int(held or 0)})
+    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))

@@ -72,6 +72,7 @@ def run(conn: duckdb.DuckDBPyConnection, args: argparse.Namespace) -> int:
         sys.stderr.write(f"python -m relmark_core import: {exc}\n")
         return errors.EXIT_USAGE
     refused = False
+    loaded = False
     for file in args.files:
         name = Path(file).name
         try:
@@ -80,6 +81,7 @@ def run(conn: duckdb.DuckDBPyConnection, args: argparse.Namespace) -> int:
                 mapping=mapping, date_order=args.date_order, keep_demo=args.keep_demo,
             )
             _line(result.as_record())
+            loaded = loaded or not result.already_imported
         except errors.DatabaseBusy:
             raise
         except errors.InputRefused as exc:
@@ -95,4 +97,9 @@ def run(conn: duckdb.DuckDBPyConnection, args: argparse.Namespace) -> int:
                 "rows_rejected": info.rows_rejected if info else 0,
                 "message": str(exc),
             })
+    if loaded:  # re-evaluate the automations; a failure is reported, the imports stay
+        from relmark_core.automations import after_import
+
+        if sentence := after_import(conn, actor="cli").sentence():
+            sys.stderr.write(sentence + "\n")
     return errors.EXIT_REFUSED if refused else errors.EXIT_OK
