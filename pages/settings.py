@@ -4,7 +4,7 @@ import os
 
 import streamlit as st
 
-from relmark_core import warehouse
+from relmark_core import auth, warehouse
 from relmark_core.errors import RelmarkError
 from relmark_core.settings import (
     TIMEZONES,
@@ -132,3 +132,19 @@ st.caption(
     f"[{warehouse.SECRETS_SECTION}] {warehouse.SECRETS_MAPPING_KEY} in the secrets file; "
     "see the README's Warehouse mode section."
 )
+
+# --- team mode (accounts live on the Team page) -------------------------------------------------
+
+st.divider()
+st.subheader("Team mode")
+if auth.team_mode(ctx.conn):
+    st.write(
+        "Team mode is on: everyone signs in, and their role decides what they may change. "
+        "Admins manage accounts and roles on the Team page."
+    )
+else:
+    st.write(
+        "Single-user mode: nobody signs in and anyone who can open this address can change "
+        "everything. Create the first admin on the Team page to switch team mode on."
+    )
+st.page_link("pages/team.py", label="Open the Team page", icon=":material/badge:")

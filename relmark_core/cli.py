@@ -90,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--yes", action="store_true",
                     help="restore without asking (required when not run from a terminal)")
 
+    from relmark_core import accounts_command
+
+    accounts_command.add_arguments(
+        sub.add_parser("users", help="team mode's accounts: add, list, set-role, disable, "
+                       "enable, reset-password"),
+        _Parser,
+    )
+
     from relmark_core.automations import command as automations_command
 
     automations_command.add_arguments(
@@ -208,6 +216,10 @@ def _run(args: argparse.Namespace) -> int:
             if args.command == "erase":
                 return privacy_command.run_erase(conn, args)
             return privacy_command.run_access(conn, args)
+        if args.command == "users":
+            from relmark_core import accounts_command
+
+            return accounts_command.run(conn, args)
         if args.command == "automations":
             from relmark_core.automations import command as automations_command
 

@@ -20,6 +20,7 @@ from ibis.backends import BaseBackend
 
 from relmark_core import demo, source, store, warehouse
 from relmark_core.errors import DatabaseBusy, RelmarkError
+from relmark_ui import login
 from relmark_ui.context import RerunContext, reset_current, set_current
 from relmark_ui.widgets import sidebar_filters
 
@@ -153,6 +154,7 @@ def page_frame() -> Iterator[RerunContext | None]:
     ctx: RerunContext | None = None
     try:
         with store.open_db(path, wait_seconds=APP_BUSY_WAIT_SECONDS) as conn:
+            actor = login.gate(conn)  # team mode: stops the rerun at the sign-in page
             _first_start(conn)
             src, source_key, label = _source(conn)
             ctx = RerunContext(
@@ -163,6 +165,7 @@ def page_frame() -> Iterator[RerunContext | None]:
                 demo=store.is_demo(conn) and label is None,
                 source_key=source_key,
                 source_label=label,
+                actor=actor,
             )
             if label is not None:
                 st.sidebar.caption(f"Reading the analytics source {label}")
