@@ -65,6 +65,7 @@ IMPORT_HISTORY_TABLES = (
     "import_prev_order_lines",
     "import_prev_feedback",
     "import_added_keys",
+    "import_prev_consent",
 )
 
 ProgressCallback = Callable[[float, str], None]
@@ -460,6 +461,7 @@ def load_demo(
                     f"Made {done:,} of {customers:,} demo customers ({counters.orders:,} orders)",
                 )
         _run(conn, _KEYS_SQL)
+        _run(conn, _CONSENT_SQL)
         conn.execute(
             "INSERT OR REPLACE INTO settings VALUES ('reporting_currency', ?, ?, ?)",
             [DEMO_CURRENCY, actor, store.utc_now()],
@@ -1144,6 +1146,23 @@ _KEYS_SQL = """
     SELECT 'email', email_norm, customer_id FROM customers
     UNION ALL
     SELECT $source, customer_id, customer_id FROM customers
+"""
+
+# Consent per channel, derived from the generated customers without drawing random numbers
+# (so every other generated value stays as it was): email as accepts_marketing; SMS for
+# subscribers whose number ends in 0-3 (withdrawn for 8-9, else unknown); ads for subscribers
+# whose number ends in 0-5. Dated at sign-up, source 'demo'.
+_CONSENT_SQL = """
+    INSERT INTO consent
+    SELECT customer_id, 'email', accepts_marketing, $source, signup_at, NULL FROM customers
+    WHERE accepts_marketing IS NOT NULL
+    UNION ALL
+    SELECT customer_id, 'sms', right(customer_id, 1) <= '3', $source, signup_at, NULL
+    FROM customers
+    WHERE accepts_marketing AND (right(customer_id, 1) <= '3' OR right(customer_id, 1) >= '8')
+    UNION ALL
+    SELECT customer_id, 'ads', TRUE, $source, signup_at, NULL FROM customers
+    WHERE accepts_marketing AND right(customer_id, 1) <= '5'
 """
 
 

@@ -54,7 +54,8 @@ DEFAULT_DB_FILE = PROJECT_ROOT / "data" / "relmark.duckdb"
 
 # Tables holding the shop's data (cleared by "start empty" / demo reset); Relmark's own state
 # (settings, definitions, audit log) lives in other tables and survives a reset.
-DATA_TABLES = ("order_lines", "orders", "feedback", "customer_keys", "customers", "rejected_rows")
+DATA_TABLES = ("order_lines", "orders", "feedback", "customer_keys", "customers", "rejected_rows",
+               "consent")
 
 MONEY = "DECIMAL(18,2)"
 

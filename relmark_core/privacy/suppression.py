@@ -245,9 +245,11 @@ def upload_csv(
         rows = list(csv.reader(io.StringIO(text), dialect))
     except csv.Error:
         rows = list(csv.reader(io.StringIO(text)))
-    rows = [r for r in rows if any(cell.strip() for cell in r)]
-    if not rows:
-        raise InputRefused(f"{file_name}: the file is empty. Nothing was added.")
+    if not rows or not any(cell.strip() for cell in rows[0]):
+        raise InputRefused(
+            f"{file_name}: the first row is empty; it should be the header (Email, Phone). "
+            "Nothing was added."
+        )
     header = rows[0]
     e_col = _column(header, EMAIL_HEADERS)
     p_col = _column(header, PHONE_HEADERS)
@@ -265,6 +267,8 @@ def upload_csv(
         )
     by_reason: dict[str, list[tuple[str, str]]] = {}
     for n, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue  # a blank row
         found = False
         why: str = default_reason
         if r_col is not None and r_col < len(row) and row[r_col].strip():
