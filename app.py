@@ -18,6 +18,7 @@ PAGES = [
     st.Page("pages/automations.py", title="Automations", icon=":material/bolt:"),
     st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
     st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
+    st.Page("pages/team.py", title="Team", icon=":material/badge:"),
 ]
 
 page = st.navigation(PAGES)
