@@ -16,6 +16,7 @@ PAGES = [
     st.Page("pages/segments.py", title="Segments", icon=":material/filter_alt:"),
     st.Page("pages/offers.py", title="Offers", icon=":material/redeem:"),
     st.Page("pages/automations.py", title="Automations", icon=":material/bolt:"),
+    st.Page("pages/dashboards.py", title="Dashboards", icon=":material/bookmarks:"),
     st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
     st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
     st.Page("pages/team.py", title="Team", icon=":material/badge:"),

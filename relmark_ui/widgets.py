@@ -24,6 +24,7 @@ from relmark_core.periods import (
 )
 from relmark_core.reports import today_utc
 from relmark_core.segments import SegmentFilter, list_segments
+from relmark_ui import share
 from relmark_ui.cache import compute
 from relmark_ui.context import Filters, RerunContext
 
@@ -47,10 +48,16 @@ T = TypeVar("T")
 
 
 def _sync_from_url(key: str, param: str, parse: Callable[[str], Any]) -> None:
-    """Seed a widget's state from the URL the first time this session renders it."""
-    if key in st.session_state:
+    """Seed a widget's state from the URL the first time this session renders it; a locked
+    link's value (or the default) on every run; the URL's again when a saved view opens."""
+    locked, value = share.fixed(param)
+    if locked or share.reseeding():
+        st.session_state.pop(key, None)
+        raw = value if locked else st.query_params.get(param)
+    elif key in st.session_state:
         return
-    raw = st.query_params.get(param)
+    else:
+        raw = st.query_params.get(param)
     if raw is None:
         return
     try:
@@ -91,12 +98,15 @@ def url_choice(
     if key not in st.session_state:
         st.session_state[key] = default
     host = where if where is not None else st
+    locked = share.fixed(param)[0]
     if horizontal:
         value = host.radio(
-            label, list(options), key=key, format_func=format_func, help=help, horizontal=True
+            label, list(options), key=key, format_func=format_func, help=help, horizontal=True,
+            disabled=locked,
         )
     else:
-        value = host.selectbox(label, list(options), key=key, format_func=format_func, help=help)
+        value = host.selectbox(label, list(options), key=key, format_func=format_func, help=help,
+                               disabled=locked)
     _write_url(param, str(value))
     return value  # type: ignore[no-any-return]
 
@@ -108,7 +118,7 @@ def url_toggle(label: str, *, key: str, param: str, default: bool = False, help:
     if key not in st.session_state:
         st.session_state[key] = default
     host = where if where is not None else st
-    value = bool(host.toggle(label, key=key, help=help))
+    value = bool(host.toggle(label, key=key, help=help, disabled=share.fixed(param)[0]))
     _write_url(param, "1" if value else "0")
     return value
 
@@ -118,7 +128,8 @@ def url_text(label: str, *, key: str, param: str, help: str | None = None,
     """A text box (e.g. a search) whose text lives in the URL as ``param`` (absent when empty)."""
     _sync_from_url(key, param, str)
     host = where if where is not None else st
-    value = host.text_input(label, key=key, help=help, placeholder=placeholder) or ""
+    value = host.text_input(label, key=key, help=help, placeholder=placeholder,
+                            disabled=share.fixed(param)[0]) or ""
     _write_url(param, value if value.strip() else None)
     return str(value)
 
@@ -129,7 +140,7 @@ def url_date(label: str, *, key: str, param: str, default: date, help: str | Non
     _sync_from_url(key, param, parse_date)
     st.session_state.setdefault(key, default)
     host = where if where is not None else st
-    value: date = host.date_input(label, key=key, help=help)
+    value: date = host.date_input(label, key=key, help=help, disabled=share.fixed(param)[0])
     _write_url(param, None if value == default else value.isoformat())
     return value
 
@@ -148,7 +159,8 @@ def url_range(label: str, *, key: str, param: str, lo: int, hi: int, help: str |
     _sync_from_url(key, param, parse)
     st.session_state.setdefault(key, (lo, hi))
     host = where if where is not None else st
-    a, b = host.slider(label, min_value=lo, max_value=hi, step=1, key=key, help=help)
+    a, b = host.slider(label, min_value=lo, max_value=hi, step=1, key=key, help=help,
+                       disabled=share.fixed(param)[0])
     _write_url(param, None if (a, b) == (lo, hi) else f"{a}-{b}")
     return int(a), int(b)
 
@@ -180,8 +192,9 @@ def _sidebar_segment(ctx: RerunContext, as_of: date) -> SegmentFilter | None:
     saved = {s.segment_id: s for s in list_segments(ctx.conn)}
     if _SEGMENT_PENDING in st.session_state:
         st.session_state[_SEGMENT_ID] = st.session_state.pop(_SEGMENT_PENDING) or 0
-    if _SEGMENT_ID not in st.session_state:
-        raw = st.query_params.get(SEGMENT_PARAM) or ""
+    locked, value = share.fixed(SEGMENT_PARAM)
+    if _SEGMENT_ID not in st.session_state or locked or share.reseeding():
+        raw = (value if locked else st.query_params.get(SEGMENT_PARAM)) or ""
         st.session_state[_SEGMENT_ID] = int(raw) if raw.isdigit() else 0
     chosen = int(st.session_state[_SEGMENT_ID])
     if chosen and chosen not in saved:
@@ -205,6 +218,7 @@ def _sidebar_segment(ctx: RerunContext, as_of: date) -> SegmentFilter | None:
         key=key,
         on_change=_picked,
         args=(key, ids),
+        disabled=locked,
         help="A saved segment (build one on the Segments page) narrows every page to its "
         "customers. Membership is taken at the as-of date.",
     )
@@ -238,6 +252,7 @@ def sidebar_filters(ctx: RerunContext) -> Filters:
     as_of: date = sb.date_input(
         "As of",
         key="f_as_of",
+        disabled=share.fixed("as_of")[0],
         help="Relative ranges end on this day. Set it to the date of an old export to look at "
         "it as it was then.",
     )
@@ -247,8 +262,8 @@ def sidebar_filters(ctx: RerunContext) -> Filters:
         _sync_from_url("f_last", "end", lambda raw: parse_date(raw) - timedelta(days=1))
         st.session_state.setdefault("f_start", as_of - timedelta(days=29))
         st.session_state.setdefault("f_last", as_of)
-        start = sb.date_input("From", key="f_start")
-        last = sb.date_input("To (included)", key="f_last")
+        start = sb.date_input("From", key="f_start", disabled=share.fixed("start")[0])
+        last = sb.date_input("To (included)", key="f_last", disabled=share.fixed("end")[0])
         if last < start:
             sb.error("'To' is before 'From': showing the single day 'From'.")
             last = start

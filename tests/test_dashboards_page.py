@@ -1,0 +1,161 @@
+"""AppTest: the sidebar's Share panel (link, locked link, save), the Dashboards page, and
+opening saved views and locked links."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from streamlit.testing.v1 import AppTest
+
+from relmark_core import store
+from relmark_core.sharing.views import list_views, save_view
+from tests.apptest import open_page, problems
+
+LAST_30 = {"range": "last_30_days", "compare": "0"}
+
+
+def _links(at: AppTest) -> list[str]:
+    return [str(c.value) for c in at.sidebar.code]
+
+
+def _query(url: str) -> dict[str, str]:
+    return {k: v[-1] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+def _qp(at: AppTest, key: str) -> str | None:
+    v = at.query_params.get(key)
+    return v[-1] if isinstance(v, list) else v
+
+
+def _audit(db: Path) -> list[tuple[str, str]]:
+    with store.open_db(db) as c:
+        return [tuple(r) for r in c.execute(
+            "SELECT action, detail FROM audit_log WHERE action LIKE 'view %' "
+            "ORDER BY logged_at").fetchall()]
+
+
+def test_the_share_panel_shows_the_link_of_this_view(app_db: Path) -> None:
+    at = open_page("pages/overview.py", LAST_30)
+    assert problems(at) == []
+    at.radio(key="ov_grain").set_value("month").run()
+    link = _links(at)[0]
+    q = _query(link)
+    # every choice of the page and the sidebar, the as-of date pinned
+    assert urlsplit(link).path == "/"
+    assert {k: q[k] for k in ("range", "compare", "grain")} == {
+        "range": "last_30_days", "compare": "0", "grain": "month"}
+    assert "as_of" in q
+
+
+def test_save_this_view_then_find_it_on_dashboards(app_db: Path) -> None:
+    at = open_page("pages/overview.py", LAST_30)
+    at.sidebar.button(key="share_save").click().run()
+    assert [str(e.value) for e in at.sidebar.error] == [
+        "The view has no name. Type a name for it, e.g. “Weekly revenue”."]
+    at.sidebar.text_input(key="share_view_name").input("Last month, weekly")
+    at.sidebar.button(key="share_save").click().run()  # a form sends its fields on submit
+    assert problems(at) == []
+    assert any("Saved “Last month, weekly”" in str(s.value) for s in at.sidebar.success)
+    at.sidebar.button(key="share_save").click().run()  # the same name again
+    assert [str(e.value) for e in at.sidebar.error] == [
+        "A saved view called “Last month, weekly” already exists. Choose another name, or "
+        "rename or delete that view on the Dashboards page."]
+    with store.open_db(app_db) as c:
+        (view,) = list_views(c)
+    assert view.page == "overview"
+    assert {k: view.params[k] for k in ("range", "compare")} == LAST_30
+    assert "as_of" not in view.params  # a saved view counts back from the day it is opened
+
+    at.switch_page("pages/dashboards.py").run()
+    assert problems(at) == []
+    table = at.dataframe[0].value
+    assert list(table["name"]) == ["Last month, weekly"]
+    assert list(table["page"]) == ["Overview"]
+    assert table["shows"].iloc[0].startswith(
+        "Last 30 days up to the day it is opened, without comparison, all customers.")
+    assert list(table["link"]) == [f"/?saved={view.view_id}"]
+
+
+def test_rename_and_delete_on_dashboards_are_audited(app_db: Path) -> None:
+    with store.open_db(app_db) as c:
+        a = save_view(c, "Alpha", "overview", LAST_30)
+        save_view(c, "Beta", "rfm", {"shade": "revenue"})
+    at = open_page("pages/dashboards.py")
+    assert problems(at) == []
+    assert at.selectbox(key="db_pick").value == a.view_id
+    at.text_input(key=f"db_new_name_{a.view_id}").input("beta").run()
+    at.button(key="db_rename").click().run()
+    assert [str(e.value) for e in at.error] == [
+        "A saved view called “Beta” already exists. Choose another name, or rename or delete "
+        "that view on the Dashboards page."]
+    at.text_input(key=f"db_new_name_{a.view_id}").input("Alpha weekly").run()
+    at.button(key="db_rename").click().run()
+    assert problems(at) == []
+    assert list(at.dataframe[0].value["name"]) == ["Alpha weekly", "Beta"]
+    at.button(key="db_delete").click().run()
+    assert problems(at) == []
+    assert list(at.dataframe[0].value["name"]) == ["Beta"]
+    assert _audit(app_db) == [
+        ("view saved", "1 “Alpha” (overview)"),
+        ("view saved", "2 “Beta” (rfm)"),
+        ("view renamed", "1 “Alpha” → “Alpha weekly”"),
+        ("view deleted", "1 “Alpha weekly” (overview)"),
+    ]
+
+
+def test_a_saved_view_link_opens_its_page_with_its_settings(app_db: Path) -> None:
+    with store.open_db(app_db) as c:
+        v = save_view(c, "RFM by revenue", "rfm", {"shade": "revenue", "range": "last_7_days"})
+    at = open_page("pages/overview.py", {"saved": str(v.view_id)})
+    assert problems(at) == []
+    assert [t.value for t in at.title] == ["RFM groups"]
+    assert at.radio(key="rfm_shade").value == "revenue"
+    assert at.sidebar.selectbox(key="f_range").value == "last_7_days"
+    assert _qp(at, "saved") is None
+
+
+def test_a_deleted_view_link_says_so(app_db: Path) -> None:
+    at = open_page("pages/overview.py", {"saved": "42"})
+    assert [str(w.value) for w in at.warning][:1] == [
+        "There is no saved view with id 42; it may have been deleted. Choose one on the "
+        "Dashboards page."]
+    assert [t.value for t in at.title] == ["Overview"]
+
+
+def test_a_locked_link_cannot_be_widened(app_db: Path) -> None:
+    at = open_page("pages/overview.py", {"range": "last_7_days", "grain": "day"})
+    at.sidebar.button(key="share_make_lock").click().run()
+    locked = _links(at)[1]
+    seen = [m.value for m in at.metric]
+    q = _query(locked)
+    assert q["range"] == "last_7_days" and q["lock"].startswith("v1.")
+
+    # the viewer edits the link's range and choices: the lock's values win, widgets disabled
+    wider = q | {"range": "all_time", "compare": "0", "basis": "1"}
+    viewer = open_page("pages/overview.py", wider)
+    assert problems(viewer) == []
+    assert [m.value for m in viewer.metric] == seen
+    rng = viewer.sidebar.selectbox(key="f_range")
+    assert (rng.value, rng.disabled) == ("last_7_days", True)
+    assert viewer.toggle(key="ov_basis").disabled and viewer.toggle(key="ov_basis").value is False
+    assert _qp(viewer, "range") == "last_7_days"
+    assert any("locked by its link" in str(i.value) for i in viewer.info)
+
+    # on another page the filters stay locked, the page's own choices are free
+    viewer.switch_page("pages/rfm.py").run()
+    assert problems(viewer) == []
+    assert viewer.sidebar.selectbox(key="f_range").disabled
+    assert not viewer.radio(key="rfm_shade").disabled
+
+
+def test_a_tampered_lock_shows_an_error_and_no_data(app_db: Path) -> None:
+    at = open_page("pages/overview.py")
+    at.sidebar.button(key="share_make_lock").click().run()
+    q = _query(_links(at)[1])
+    prefix, body, mac = q["lock"].split(".")
+    tampered = q | {"lock": f"{prefix}.{body[:-2]}AA.{mac}"}
+    viewer = open_page("pages/overview.py", tampered)
+    assert [str(e.value) for e in viewer.error][0].startswith("This link's lock is not valid")
+    assert len(viewer.metric) == 0
+    assert len(viewer.title) == 0
