@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import duckdb
 import pytest
 from argon2 import PasswordHasher
 
-from relmark_core import accounts, auth
+from relmark_core import accounts, auth, store
 from relmark_core.accounts import SignInRefused
 from relmark_core.auth import Role
+from relmark_core.cli import main
 from relmark_core.errors import InputRefused, NotAllowed
 
 PW = "correct horse battery"  # 21 characters
@@ -302,3 +305,45 @@ def test_sign_out_disable_and_reset_end_sessions(team: duckdb.DuckDBPyConnection
     assert accounts.session_user(team, c, now=T0) is None
     assert accounts.session_user(team, "made-up-token", now=T0) is None
     assert accounts.session_user(team, "", now=T0) is None
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def test_cli_users(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "r.duckdb")
+    monkeypatch.setattr("sys.stdin", io.StringIO(PW + "\n"))
+    assert main(["--db", db, "users", "add", "Boss", "--role", "admin", "--password-stdin"]) == 0
+    assert capsys.readouterr().out == "Added boss as admin.\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["--db", db, "users", "add", "ed", "--role", "editor", "--password-stdin"]) == 3
+    assert "at least 12 characters" in capsys.readouterr().err
+    assert main(["--db", db, "users", "add", "cy", "--role", "viewer", "--no-password",
+                 "--email", "cy@shop.example"]) == 0
+    assert main(["--db", db, "users", "set-role", "cy", "editor"]) == 0
+    assert main(["--db", db, "users", "disable", "cy"]) == 0
+    capsys.readouterr()
+    assert main(["--db", db, "users", "set-role", "boss", "viewer"]) == 3
+    assert "boss is the last admin" in capsys.readouterr().err
+    assert main(["--db", db, "users", "disable", "boss"]) == 3
+    with pytest.raises(SystemExit) as usage:
+        main(["--db", db, "users", "set-role", "cy", "owner"])
+    assert usage.value.code == 2
+    capsys.readouterr()
+    assert main(["--db", db, "users", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "user_name,display_name,email,role,status,signs_in_with,updated_at,updated_by"
+    assert [ln.split(",")[:6] for ln in lines[1:]] == [
+        ["boss", "", "", "admin", "enabled", "password"],
+        ["cy", "", "cy@shop.example", "editor", "disabled", "company account"],
+    ]
+    with store.open_db(db) as conn:
+        assert auth.team_mode(conn) is True
+        assert [r[1:] for r in audit_rows(conn)] == [
+            ("user added", "boss as admin"),
+            ("team mode switched on", "first admin boss"),
+            ("user added", "cy as viewer"),
+            ("role changed", "cy: viewer -> editor"),
+            ("user disabled", "cy"),
+        ]
+        assert {r[0] for r in audit_rows(conn)} == {"cli"}
