@@ -106,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
         _Parser,
     )
 
+    from relmark_core.sharing import report_command
+
+    report_command.add_arguments(
+        sub.add_parser("export-report", help="write a page's report as a PDF or HTML file")
+    )
+
     r = sub.add_parser("report", help="print a report as CSV or JSON")
     rsub = r.add_subparsers(dest="report", required=True, parser_class=_Parser)
     for rep in REPORTS.values():
@@ -226,6 +232,10 @@ def _run(args: argparse.Namespace) -> int:
             return automations_command.run(conn, args)
         if args.command == "report":
             return _report(args, conn)
+        if args.command == "export-report":
+            from relmark_core.sharing import report_command
+
+            return report_command.run(conn, args)
         if args.command == "backup":
             return _backup(args, conn)
         if args.command == "restore":

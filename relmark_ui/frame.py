@@ -22,6 +22,7 @@ from relmark_core import demo, source, store, warehouse
 from relmark_core.errors import DatabaseBusy, RelmarkError
 from relmark_ui import login
 from relmark_ui.context import RerunContext, reset_current, set_current
+from relmark_ui.export import export_panel
 from relmark_ui.share import sharing
 from relmark_ui.widgets import sidebar_filters
 
@@ -176,6 +177,7 @@ def page_frame() -> Iterator[RerunContext | None]:
                 with sharing(ctx):  # saved-view links, locked links; the Share panel after the page
                     ctx.filters = sidebar_filters(ctx)
                     yield ctx
+                export_panel(ctx)  # after the page: the URL holds its choices
             finally:
                 reset_current(token)
     except DatabaseBusy as exc:
