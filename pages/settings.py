@@ -5,6 +5,7 @@ import os
 import streamlit as st
 
 from relmark_core import auth, warehouse
+from relmark_core.auth import Role
 from relmark_core.errors import RelmarkError
 from relmark_core.settings import (
     TIMEZONES,
@@ -13,11 +14,14 @@ from relmark_core.settings import (
     load_settings,
     save_settings,
 )
-from relmark_ui import current
+from relmark_ui import current, roles
 from relmark_ui.frame import app_secrets, forget_source_failure
 
 ctx = current()
 st.title("Settings")
+is_admin = roles.may(Role.ADMIN)
+if not is_admin:
+    roles.read_only_note("change settings", needs=Role.ADMIN)
 cur = load_settings(ctx.conn)
 seen = currencies_in_data(ctx.conn)
 options = list(dict.fromkeys([cur.reporting_currency, *seen, "USD", "EUR", "GBP", "CAD", "AUD"]))
@@ -33,9 +37,10 @@ with st.form("settings_form"):
         "Store time zone", TIMEZONES, index=TIMEZONES.index(cur.store_timezone), key="set_tz",
         help="Days start at midnight in this time zone when you pick a date range.",
     )
-    if st.form_submit_button("Save settings", type="primary"):
+    if st.form_submit_button("Save settings", type="primary", disabled=not is_admin):
         try:
-            save_settings(ctx.conn, ShopSettings(reporting_currency=currency, store_timezone=tz))
+            save_settings(ctx.conn, ShopSettings(reporting_currency=currency, store_timezone=tz),
+                          actor=ctx.actor)
             st.session_state["settings_flash"] = "Settings saved."
             st.rerun()
         except RelmarkError as exc:
@@ -92,8 +97,9 @@ with st.form("source_form"):
         f"{warehouse.secrets_file()} (readable by you only), never in the database.",
     )
     col_test, col_save = st.columns(2)
-    test_new = col_test.form_submit_button("Test this source")
-    save_new = col_save.form_submit_button("Test, save and use", type="primary")
+    test_new = col_test.form_submit_button("Test this source", disabled=not is_admin)
+    save_new = col_save.form_submit_button("Test, save and use", type="primary",
+                                           disabled=not is_admin)
 if (test_new or save_new) and not new_url.strip():
     st.error("Paste the source URL first.")
 elif test_new or save_new:
@@ -102,7 +108,7 @@ elif test_new or save_new:
     _show_report(_report)
     if save_new and _report.ok:
         try:
-            warehouse.save_source_secret(warehouse.secrets_file(), new_url.strip())
+            warehouse.save_source_url(ctx.conn, new_url.strip(), actor=ctx.actor)
         except RelmarkError as exc:
             st.error(str(exc))
         else:
@@ -115,10 +121,10 @@ elif test_new or save_new:
             st.rerun()
     elif save_new:
         st.info("Not saved: fix what the test found first.")
-if _url and not _from_env and st.button("Stop using the analytics source",
-                                       key="source_disconnect"):
+if _url and not _from_env and is_admin and st.button("Stop using the analytics source",
+                                                    key="source_disconnect"):
     try:
-        warehouse.save_source_secret(warehouse.secrets_file(), None)
+        warehouse.save_source_url(ctx.conn, None, actor=ctx.actor)
         forget_source_failure()
         st.session_state["settings_flash"] = "Pages read Relmark's own database again."
         st.rerun()
