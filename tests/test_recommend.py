@@ -144,3 +144,112 @@ def test_percent_words() -> None:
     assert percent_words(0.004) == "under 1%"
     assert percent_words(1.0) == "100%"
     assert next_best_reason("A", 0.125, "B") == "bought A; 13% of such buyers later bought B"
+
+
+# --- usable everywhere: the segment condition, the segment export, the offer token ----------
+
+
+def test_likely_to_buy_condition_sentence_and_members(shop: source.Source) -> None:
+    from datetime import date
+
+    from relmark_core.segments import parse_definition
+    from relmark_core.segments.compile import members
+
+    d = parse_definition({"conditions": [
+        {"kind": "likely", "product": "Diffuser Refill", "min_customers": 1}]})
+    assert d.sentence() == ("Customers who are likely to buy Diffuser Refill next (their top "
+                            "suggestion, from pairs behind at least 1 customer)")
+    got = shop.execute(members(shop, d, as_of=date(2024, 6, 30)).customer_id)
+    assert sorted(got) == ["b3", "b5"]
+    # one of their top 2: b5 has Wick Trimmer second; b1, b2, b4 first
+    trimmer = parse_definition({"conditions": [
+        {"kind": "likely", "product": "Wick Trimmer", "top": 2, "min_customers": 1}]})
+    assert trimmer.sentence() == ("Customers who are likely to buy Wick Trimmer next (one of "
+                                  "their top 2 suggestions, from pairs behind at least 1 "
+                                  "customer)")
+    got = shop.execute(members(shop, trimmer, as_of=date(2024, 6, 30)).customer_id)
+    assert sorted(got) == ["b1", "b2", "b4", "b5"]
+    # as of 1 Feb only b1 has bought the refill later: Soy→Refill 1/5, Soy→Trimmer 0
+    early = shop.execute(members(shop, d, as_of=date(2024, 2, 1)).customer_id)
+    assert sorted(early) == ["b2", "b3", "b5"]
+    plain = parse_definition({"conditions": [{"kind": "likely", "product": "Diffuser Refill"}]})
+    assert plain.sentence() == (
+        "Customers who are likely to buy Diffuser Refill next (their top suggestion)")
+    from relmark_core.segments.model import condition_problem
+
+    assert condition_problem({"kind": "likely", "product": "  "}) == (
+        "In this condition (Likely to buy a product next), product: is empty; type a value or "
+        "remove it.")
+
+
+def refill_shop(conn: duckdb.DuckDBPyConnection) -> source.Source:
+    """Ten customers r01–r10 bought Soy Candle on 1 Jan and Diffuser Refill on 1 Feb; "solo"
+    bought Soy Candle on 1 Mar only. Soy Candle: 11 buyers, 10 later bought the refill (the
+    default minimum of 10 customers is met): 10/11 = 90.9% → "91%". solo's next-best product
+    is Diffuser Refill; r01–r10 have bought everything, so they have none."""
+    for i in range(1, 11):
+        add_customer(conn, f"r{i:02d}", first_name=f"Rae{i}", orders=[
+            order("2024-01-01", 20, lines=[soy(20)]), order("2024-02-01", 12, lines=[REFILL])])
+    add_customer(conn, "solo", first_name="Sol", orders=[order("2024-03-01", 20, lines=[soy(20)])])
+    return source.from_duckdb(conn)
+
+
+def test_segment_export_has_the_recommended_product(conn: duckdb.DuckDBPyConnection) -> None:
+    from datetime import date
+
+    import pandas as pd
+
+    from relmark_core.segments import export_members, parse_definition
+
+    src = refill_shop(conn)
+    exp = export_members(src, definition=parse_definition({}), as_of=date(2024, 6, 30),
+                         properties=["recommended_product"])
+    df = pd.read_csv(pd.io.common.BytesIO(exp.data), dtype=str, keep_default_na=False)
+    assert list(df.columns) == ["Email", "First Name", "Last Name", "Recommended Product"]
+    rec = dict(zip(df["Email"], df["Recommended Product"], strict=True))
+    assert rec["solo@example.com"] == "Diffuser Refill"
+    assert rec["r01@example.com"] == ""
+    assert len(rec) == 11
+
+
+def test_offer_token_is_filled_or_falls_back(conn: duckdb.DuckDBPyConnection) -> None:
+    from datetime import date
+
+    import pandas as pd
+
+    from relmark_core.offers.export import export_offer
+    from relmark_core.offers.model import DEFAULT_FALLBACKS, TOKENS, parse_offer, render_message
+    from relmark_core.offers.saved import launch_offer, save_offer
+    from relmark_core.segments import parse_definition, save_segment
+
+    refill_shop(conn)
+    assert "recommended_product" in TOKENS
+    assert DEFAULT_FALLBACKS["recommended_product"] == "something new"
+    seg = save_segment(conn, "Everyone", parse_definition({}))
+    offer = parse_offer({
+        "name": "Refill nudge", "segment_id": seg.segment_id, "starts_on": "2024-07-01",
+        "ends_on": "2024-07-14", "holdout_pct": 0, "code_mode": "none",
+        "message": "Hi {first_name}, time for {recommended_product}?",
+    })
+    saved = save_offer(conn, offer, seed="s1")
+    launch_offer(conn, saved.offer_id, as_of=date(2024, 6, 30))
+    email = export_offer(conn, saved.offer_id, "email")
+    df = pd.read_csv(pd.io.common.BytesIO(email.data), dtype=str, keep_default_na=False)
+    assert "Recommended Product" in email.columns
+    assert email.columns[-2:] == ("Recommended Product", "Offer Ends")
+    by_name = {r["First Name"]: r for r in df.to_dict("records")}
+    assert by_name["Sol"]["Message"] == "Hi Sol, time for Diffuser Refill?"
+    assert by_name["Sol"]["Recommended Product"] == "Diffuser Refill"
+    assert by_name["Rae1"]["Message"] == "Hi Rae1, time for something new?"
+    assert by_name["Rae1"]["Recommended Product"] == ""
+    # a fallback the marketer chose
+    assert render_message("Try {recommended_product}", {"recommended_product": None},
+                          {"recommended_product": "our refills"}) == "Try our refills"
+
+
+def test_refill_reason_with_the_default_minimum(conn: duckdb.DuckDBPyConnection) -> None:
+    src = refill_shop(conn)
+    df = next_best_products(src)
+    assert list(df["customer_id"]) == ["solo"]
+    assert df["reason"].iloc[0] == (
+        "bought Soy Candle; 91% of such buyers later bought Diffuser Refill")

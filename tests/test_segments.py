@@ -233,7 +233,8 @@ def test_each_condition_sentence_and_members(
 def test_every_condition_type_is_covered() -> None:
     from relmark_core.segments import CONDITION_KINDS
 
-    covered = {c["kind"] for c, _, _ in CASES} | {"tier"}  # tier: its own test below
+    # tier: its own test below; likely: tests/test_recommend.py (needs a shop with pairs)
+    covered = {c["kind"] for c, _, _ in CASES} | {"tier", "likely"}
     assert sorted(covered) == sorted(CONDITION_KINDS)
 
 
@@ -434,7 +435,7 @@ def test_kpis_for_a_segment(shop: source.Source) -> None:
     (one({"kind": "astrology"}),
      "In condition 1: “astrology” is not a condition type; use one of: age, gender, location, "
      "tags, orders, spend, aov, order_date, bought, discount_code, sales_channel, nps, csat, "
-     "consent, rfm, tier."),
+     "consent, rfm, tier, likely."),
     ({"conditions": [{"kind": "consent"}, {"kind": "group", "conditions": [
         {"kind": "nps", "groups": ["fans"]}]}]},
      "In condition 2.1 (NPS group (latest answer)), groups, value 1: must be one of "

@@ -3,8 +3,9 @@
 
 - ``email``: Klaviyo/Mailchimp list — ``Email``, ``First Name``, ``Last Name`` (both tools map
   these headers without asking), then ``Code``, ``Message`` (the personalised text) and each
-  token as a property (``Tier``, ``Points Balance``, ``Favourite Category``, ``Last Product``),
-  ``Offer Ends``.
+  token as a property (``Tier``, ``Points Balance``, ``Favourite Category``, ``Last Product``,
+  and ``Recommended Product`` — the member's next-best product — when the message uses
+  ``{recommended_product}``), ``Offer Ends``.
 - ``sms``: ``Phone``, ``First Name``, ``Code``, ``Message``.
 - ``ads``: a custom-audience file for Meta / Google Customer Match: one column ``email`` holding
   SHA-256 hex of the trimmed, lower-cased address.
@@ -30,8 +31,9 @@ from relmark_core.errors import InputRefused
 from relmark_core.imports.load import neutralise_formula
 from relmark_core.offers.model import render_message
 from relmark_core.offers.saved import frozen_members, get_offer, member_tokens
+from relmark_core.personalisation.recommend import recommended_product_tokens
 from relmark_core.segments.export import export_file_name
-from relmark_core.source import Source
+from relmark_core.source import Source, from_duckdb
 
 __all__ = ["ExportKind", "EXPORT_KINDS", "EXPORT_LABELS", "OfferExport", "export_offer",
            "hash_email"]
@@ -45,6 +47,7 @@ EXPORT_LABELS: dict[str, str] = {
     "in_store": "In-store list",
 }
 EXPORT_KINDS: tuple[str, ...] = tuple(EXPORT_LABELS)
+RECOMMENDED_TOKEN = "{recommended_product}"
 
 
 class OfferExport(BaseModel):
@@ -106,8 +109,13 @@ def export_offer(conn: duckdb.DuckDBPyConnection, offer_id: int, kind: ExportKin
                                 "Email": [_cell(e) for e in m["email"]],
                                 "Code": [_cell(c) for c in m["code"]]})
         else:
-            tok = member_tokens(conn, m["customer_id"].astype(str).tolist(), src=src)
+            ids = m["customer_id"].astype(str).tolist()
+            tok = member_tokens(conn, ids, src=src)
             m = m.merge(tok.drop(columns=["first_name"]), on="customer_id", how="left")
+            uses_rec = RECOMMENDED_TOKEN in offer.message
+            if uses_rec:  # the next-best product, computed only when the message asks for it
+                rec = recommended_product_tokens(src or from_duckdb(conn), ids)
+                m = m.merge(rec, on="customer_id", how="left")
             msgs = [render_message(offer.message, {str(k): v for k, v in r.items()}, offer.fallbacks)
                     for r in m.to_dict("records")]
             if kind == "sms":
@@ -128,6 +136,9 @@ def export_offer(conn: duckdb.DuckDBPyConnection, offer_id: int, kind: ExportKin
                     "Last Product": [_cell(x) for x in m["last_product"]],
                     "Offer Ends": offer.ends_on.isoformat(),
                 })
+                if uses_rec:
+                    out.insert(len(out.columns) - 1, "Recommended Product",
+                               [_cell(x) for x in m["recommended_product"]])
     buf = io.BytesIO(_csv(out))
     return OfferExport(
         data=buf.getvalue(),

@@ -84,7 +84,8 @@ CodeMode = Literal["unique", "shared", "none"]
 CODE_MODES: tuple[str, ...] = ("unique", "shared", "none")
 
 TOKENS: tuple[str, ...] = (
-    "first_name", "tier", "points_balance", "favourite_category", "last_product"
+    "first_name", "tier", "points_balance", "favourite_category", "last_product",
+    "recommended_product",
 )
 DEFAULT_FALLBACKS: dict[str, str] = {
     "first_name": "there",
@@ -92,7 +93,10 @@ DEFAULT_FALLBACKS: dict[str, str] = {
     "points_balance": "0",
     "favourite_category": "our range",
     "last_product": "your last order",
+    "recommended_product": "something new",
 }
+"""What a token becomes when the member has no value; ``recommended_product`` is the member's
+next-best product (:mod:`relmark_core.personalisation.recommend`) at export time."""
 DEFAULT_HOLDOUT_PCT = 10
 MAX_HOLDOUT_PCT = 50
 DEFAULT_REDEMPTION = 0.10

@@ -27,6 +27,7 @@ from relmark_core.metrics import feedback, rfm
 from relmark_core.metrics.common import counted_orders
 from relmark_core.money import cents
 from relmark_core.periods import DateRange, utc_bounds
+from relmark_core.personalisation.recommend import next_best_expr
 from relmark_core.segments.model import (
     AgeCondition,
     AovCondition,
@@ -36,6 +37,7 @@ from relmark_core.segments.model import (
     CsatCondition,
     DiscountCodeCondition,
     GenderCondition,
+    LikelyCondition,
     LocationCondition,
     NpsCondition,
     OrderCountCondition,
@@ -269,6 +271,10 @@ class _Compiler:
     def tier(self, k: TierCondition) -> BooleanValue:
         t = loyalty_tiers(self.src, as_of=self.as_of)
         return self.has(t.filter(t.tier.isin(list(k.tiers))))
+
+    def likely(self, k: LikelyCondition) -> BooleanValue:
+        nb = next_best_expr(self.src, min_count=k.min_customers, cutoff=self.cutoff, top=k.top)
+        return self.has(nb.filter(nb["product"] == ibis.literal(k.product)))
 
     # combining ----------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from relmark_core.errors import InputRefused
 from relmark_core.imports.load import neutralise_formula
 from relmark_core.metrics import feedback, rfm
+from relmark_core.personalisation.recommend import next_best_expr
 from relmark_core.segments.compile import customer_stats, day_end, loyalty_tiers, members
 from relmark_core.segments.model import NPS_GROUP_WORDS, SegmentDefinition
 from relmark_core.source import Source
@@ -55,9 +56,13 @@ EXPORT_PROPERTIES: dict[str, str] = {
     "country": "Country",
     "tags": "Tags",
     "loyalty_tier": "Loyalty Tier",
+    "recommended_product": "Recommended Product",
 }
 """Property key -> column header. Dates are YYYY-MM-DD in the store's time zone; Total Spent
-is net revenue of counted orders in the reporting currency; Tags are comma-separated."""
+is net revenue of counted orders in the reporting currency; Tags are comma-separated;
+Recommended Product is the customer's next-best product at the as-of day
+(:mod:`relmark_core.personalisation.recommend`, pairs behind the default minimum of customers),
+empty without one."""
 DEFAULT_PROPERTIES: tuple[str, ...] = ("rfm_group", "last_order_date")
 XLSX_SHEET = "Segment"
 _ONE_DAY = timedelta(days=1)
@@ -181,6 +186,10 @@ def export_members(
         lt = loyalty_tiers(src, as_of=as_of)
         lt = lt.select(l_id=lt.customer_id, loyalty_tier=lt.tier)
         t = t.left_join(lt, t.customer_id == lt.l_id)
+    if "recommended_product" in props:
+        nb = next_best_expr(src, cutoff=day_end(src, as_of), top=1)
+        nb = nb.select(nb_id=nb.customer_id, recommended_product=nb["product"])
+        t = t.left_join(nb, t.customer_id == nb.nb_id)
     cols: dict[str, Any] = {
         "customer_id": t.customer_id,
         "email": t.email,
@@ -199,7 +208,7 @@ def export_members(
             "first_order_at": t.first_order_at,
             "last_order_at": t.last_order_at,
         }
-    for extra in ("rfm_group", "nps_group", "loyalty_tier"):
+    for extra in ("rfm_group", "nps_group", "loyalty_tier", "recommended_product"):
         if extra in t.columns:
             cols[extra] = t[extra]
     df = src.execute(t.select(**cols).order_by("customer_id"))

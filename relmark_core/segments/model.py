@@ -38,6 +38,7 @@ from pydantic import (
 
 from relmark_core.errors import InputRefused
 from relmark_core.metrics.rfm import money_text
+from relmark_core.personalisation.affinity import DEFAULT_MIN_COUNT, MAX_MIN_COUNT
 
 __all__ = [
     "MAX_TEXT",
@@ -46,6 +47,8 @@ __all__ = [
     "MAX_DAYS",
     "MAX_AGE",
     "CSAT_SCALE",
+    "LIKELY_TOP",
+    "LIKELY_MAX_TOP",
     "Match",
     "MATCHES",
     "ConditionKind",
@@ -73,6 +76,7 @@ __all__ = [
     "ConsentCondition",
     "RfmCondition",
     "TierCondition",
+    "LikelyCondition",
     "Condition",
     "ConditionGroup",
     "SegmentDefinition",
@@ -94,6 +98,9 @@ MAX_DAYS = 36_500
 """The longest "in the last N days" (100 years)."""
 MAX_AGE = 130
 CSAT_SCALE = (1, 5)
+LIKELY_TOP = 1
+"""The "likely to buy" condition's default: the product is the customer's next-best product."""
+LIKELY_MAX_TOP = 5
 MONEY_DIGITS = 14
 
 Match = Literal["all", "any"]
@@ -101,7 +108,7 @@ MATCHES: tuple[Match, ...] = ("all", "any")
 
 ConditionKind = Literal[
     "age", "gender", "location", "tags", "orders", "spend", "aov", "order_date", "bought",
-    "discount_code", "sales_channel", "nps", "csat", "consent", "rfm", "tier",
+    "discount_code", "sales_channel", "nps", "csat", "consent", "rfm", "tier", "likely",
 ]
 CONDITION_LABELS: dict[str, str] = {
     "age": "Age",
@@ -120,6 +127,7 @@ CONDITION_LABELS: dict[str, str] = {
     "consent": "Email marketing consent",
     "rfm": "RFM group",
     "tier": "Loyalty tier",
+    "likely": "Likely to buy a product next",
     "group": "Group of conditions",
 }
 CONDITION_KINDS: tuple[str, ...] = tuple(k for k in CONDITION_LABELS if k != "group")
@@ -154,6 +162,9 @@ FIELD_LABELS: dict[str, str] = {
     "max_score": "highest score",
     "consented": "consent",
     "tiers": "tiers",
+    "product": "product",
+    "top": "top suggestions",
+    "min_customers": "fewest customers behind a pair",
     "conditions": "conditions",
     "kind": "condition type",
 }
@@ -659,11 +670,31 @@ class TierCondition(_Condition):
         return Phrase(role="where", text=f"in {noun} {_words(self.tiers)}")
 
 
+class LikelyCondition(_Condition):
+    """The product is one of the customer's ``top`` next-best products at the as-of day: bought
+    later by the most buyers of a product they bought, and not bought by them yet (see
+    :mod:`relmark_core.personalisation.recommend`; pairs behind at least ``min_customers``
+    customers)."""
+
+    label: ClassVar[str] = CONDITION_LABELS["likely"]
+    kind: Literal["likely"] = "likely"
+    product: Annotated[str, AfterValidator(_clean_text)]
+    top: int = Field(default=LIKELY_TOP, ge=1, le=LIKELY_MAX_TOP)
+    min_customers: int = Field(default=DEFAULT_MIN_COUNT, ge=1, le=MAX_MIN_COUNT)
+
+    def phrase(self, currency: str) -> Phrase:
+        which = ("their top suggestion" if self.top == 1
+                 else f"one of their top {self.top} suggestions")
+        if self.min_customers != DEFAULT_MIN_COUNT:
+            which += f", from pairs behind at least {_plural(self.min_customers, 'customer')}"
+        return Phrase(role="who", text=f"are likely to buy {self.product} next ({which})")
+
+
 Condition: TypeAlias = Annotated[
     AgeCondition | GenderCondition | LocationCondition | TagCondition | OrderCountCondition
     | SpendCondition | AovCondition | OrderDateCondition | BoughtCondition
     | DiscountCodeCondition | SalesChannelCondition | NpsCondition | CsatCondition
-    | ConsentCondition | RfmCondition | TierCondition,
+    | ConsentCondition | RfmCondition | TierCondition | LikelyCondition,
     Field(discriminator="kind"),
 ]
 
@@ -911,6 +942,7 @@ def starter_condition(kind: str, options: dict[str, list[str]] | None = None) ->
         "consent": {"consented": True},
         "rfm": {"groups": first("rfm", "Champions")},
         "tier": {"tiers": first("tier", "Gold")},
+        "likely": {"product": first("product", "Coffee")[0], "top": LIKELY_TOP},
     }
     if kind not in starters:
         raise InputRefused(
