@@ -437,7 +437,9 @@ def _evaluate(conn: duckdb.DuckDBPyConnection, src: Source, a: Automation,
         return counts, empty, q
     prev = _snapshot(conn, automation_id) if automation_id is not None else q.iloc[:0]
     seen = set(zip(prev["customer_id"].astype(str), prev["occasion"].astype(str), strict=True))
-    is_new = [(c, o) not in seen for c, o in zip(q["customer_id"], q["occasion"], strict=True)]
+    is_new = pd.Series([(c, o) not in seen for c, o in zip(q["customer_id"], q["occasion"],
+                                                            strict=True)],
+                       index=q.index, dtype=bool)
     new = q[is_new].drop_duplicates("customer_id")  # one entry a person, first occasion
     counts["new_people"] = len(new)
     ids = new["customer_id"].tolist()
@@ -460,7 +462,7 @@ def _evaluate(conn: duckdb.DuckDBPyConnection, src: Source, a: Automation,
     entries = new[new["customer_id"].isin(keep_set)].copy()
     entries["arm"] = ["holdout" if c in held else "treatment" for c in entries["customer_id"]]
     # the capped are tried again at the next run: leave them out of the qualified set
-    to_keep = q[~q["customer_id"].isin(capped) | ~pd.Series(is_new, index=q.index)]
+    to_keep = q[~q["customer_id"].isin(capped) | ~is_new]
     return counts, entries.reset_index(drop=True), to_keep.reset_index(drop=True)
 
 
