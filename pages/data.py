@@ -1,5 +1,6 @@
 """Data: import exports (upload -> preview -> answer what is unclear -> confirm), the import
-history with undo and rejected rows, what the store holds, and the demo data switches.
+history with undo and rejected rows, what the store holds, the demo data switches, and
+backup and restore (download one file of everything; upload one -> what it replaces -> restore).
 
 Each uploaded file is previewed before anything is stored. A preview is kept in the session
 keyed by the file's hash, the user's answers and the store's data version, so a rerun does not
@@ -14,13 +15,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import tempfile
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from relmark_core import demo, store
+from relmark_core import backup, demo, migrations, store
 from relmark_core import imports as im
 from relmark_core.automations import after_import
 from relmark_core.errors import InputRefused, RelmarkError
@@ -570,3 +573,90 @@ with c2, st.popover("Start empty", icon=":material/delete_sweep:"):
         st.rerun()
 if msg := st.session_state.pop("data_flash", None):
     st.success(msg)
+
+
+# --- backup and restore -------------------------------------------------------------------------
+
+BACKUP_STATE = "bk_ready"  # {"version", "name", "data", "summary"} of the last prepared backup
+RESTORE_CHECK_STATE = "bk_checked"  # (upload id, data version) -> confirmation sentence or refusal
+RESTORE_FLASH = "bk_flash"
+UPLOAD_ROUND = "bk_upload_round"  # bumped after a restore, so the uploader starts empty
+
+st.subheader("Backup and restore")
+st.write(
+    "A backup is one file with everything Relmark holds: customers, orders, feedback, saved "
+    "definitions, loyalty and offer history, settings, consent, the suppression list, erasure "
+    "records and the audit log (accounts are not included). It holds personal data: keep it "
+    "somewhere safe. Relmark also saves a copy next to its database by itself before an upgrade "
+    "and before a restore."
+)
+if upgraded := store.get_meta(ctx.conn, migrations.LAST_UPGRADE_KEY):
+    st.info(_clean(upgraded), icon=":material/upgrade:")
+if flash := st.session_state.pop(RESTORE_FLASH, None):
+    st.success(_clean(flash), icon=":material/check_circle:")
+b1, b2 = st.columns(2)
+with b1:
+    st.markdown("**Download a backup**")
+    if st.button("Prepare a backup", key="bk_prepare", icon=":material/archive:"):
+        bar, update = _bar(st, "Preparing the backup…")
+        name = backup.backup_file_name()
+        with tempfile.TemporaryDirectory(prefix="relmark-download-") as tmp:
+            out = Path(tmp) / name
+            try:
+                made = backup.create_backup(ctx.conn, out, actor=ctx.actor, progress=update)
+            except RelmarkError as exc:
+                st.error(_clean(str(exc)), icon=":material/block:")
+            else:
+                st.session_state[BACKUP_STATE] = {
+                    "version": ctx.version, "name": name, "data": out.read_bytes(),
+                    "summary": f"{made.rows('customers'):,} customers, "
+                               f"{made.rows('orders'):,} orders, {len(made.tables)} tables",
+                }
+        bar.empty()
+    prepared = st.session_state.get(BACKUP_STATE)
+    if prepared and prepared["version"] == ctx.version:
+        st.download_button(
+            f"Download {prepared['name']} ({_size(len(prepared['data']))})",
+            data=prepared["data"], file_name=prepared["name"], mime="application/zip",
+            key="bk_download", icon=":material/download:", on_click="ignore", type="primary",
+        )
+        st.caption(_clean(f"Holds {prepared['summary']}."))
+with b2:
+    st.markdown("**Restore a backup**")
+    round_no = int(st.session_state.get(UPLOAD_ROUND, 0))
+    restore_file = st.file_uploader(
+        "Backup file to restore (.zip made by Relmark)", type=["zip"],
+        key=f"bk_upload_{round_no}",
+        help="Relmark checks the whole file first and says what it will replace; nothing "
+        "changes until you confirm.",
+    )
+    if restore_file is not None:
+        checked = _state(RESTORE_CHECK_STATE)
+        check_key = f"{restore_file.file_id}:{ctx.version}"
+        if check_key not in checked:
+            try:
+                checked.clear()
+                checked[check_key] = (True, backup.describe_backup(
+                    ctx.conn, restore_file.getvalue(), file_name=restore_file.name))
+            except RelmarkError as exc:
+                checked[check_key] = (False, str(exc))
+        ok, sentence = checked[check_key]
+        if not ok:
+            st.error(_clean(sentence), icon=":material/block:")
+        else:
+            st.warning(_clean(sentence), icon=":material/warning:")
+            if st.button("Restore this backup", key="bk_restore", type="primary",
+                         icon=":material/settings_backup_restore:"):
+                bar, update = _bar(st, "Restoring…")
+                try:
+                    restored = backup.restore_backup(
+                        ctx.conn, restore_file.getvalue(), file_name=restore_file.name,
+                        actor=ctx.actor, progress=update)
+                except RelmarkError as exc:
+                    bar.empty()
+                    st.error(_clean(str(exc)), icon=":material/block:")
+                else:
+                    st.session_state[RESTORE_FLASH] = restored.sentence
+                    st.session_state[UPLOAD_ROUND] = round_no + 1
+                    checked.clear()
+                    st.rerun()

@@ -74,6 +74,9 @@ MERGED_PREFIXES = ("suppression", "erased", "erasure")  # never contact / never 
 # meta keys that describe this database file rather than the shop: never taken from a backup
 KEPT_META_KEYS = frozenset({"schema_version", "schema_hash", "data_version",
                             migrations.LAST_UPGRADE_KEY})
+# The salt of the erased identities' hashes (relmark_core.privacy.erasure): this install's salt
+# stays (its hashes are made with it); a backup's is taken only when there is none yet.
+ERASURE_SALT_KEY = "erasure_salt"
 RESTORE_ACTION = "backup restored"
 BACKUP_ACTION = "backup made"
 _STAGE = "relmark_restore_stage"
@@ -137,6 +140,8 @@ class RestoreResult(BaseModel):
     manifest: Manifest
     copy_before: Path | None
     """The automatic backup of the database as it was just before (None in memory)."""
+    erased_again: int
+    """People erased here (or in the backup) whose records the backup held: erased again."""
     sentence: str
 
 
@@ -451,21 +456,91 @@ def _extract(zf: zipfile.ZipFile, manifest: Manifest, folder: Path) -> dict[str,
     return files
 
 
+def _check_files(conn: duckdb.DuckDBPyConnection, manifest: Manifest, files: dict[str, Path],
+                 label: str) -> None:
+    """Each extracted file holds the rows and columns the manifest says (before any change)."""
+    for table, path in files.items():
+        entry = manifest.tables[table]
+        try:
+            rows = store.scalar(conn, "SELECT count(*) FROM read_parquet(?)", [str(path)])
+            cols = tuple(str(r[0]) for r in conn.execute(
+                "DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall())
+        except duckdb.Error as exc:
+            raise _damaged(label, f"{table} does not read back ({type(exc).__name__})") from exc
+        if rows != entry.rows or cols != entry.columns:
+            raise _damaged(label, f"{table} does not hold what the manifest says")
+
+
+def _typed_columns(conn: duckdb.DuckDBPyConnection, sql: str, params: list[str]) -> set[tuple[str, str]]:
+    return {(str(r[0]), str(r[1])) for r in conn.execute(sql, params).fetchall()}
+
+
 def _stage(conn: duckdb.DuckDBPyConnection, manifest: Manifest, files: dict[str, Path],
            label: str, progress: Progress) -> None:
     """Load the backup's tables into the staging database (the default one while this runs),
-    in their own shapes, then upgrade them to the current schema."""
+    then upgrade them to the current schema.
+
+    A table whose columns (names and types) the current schema still has goes into the current
+    shape, keys included; any other keeps the backup's own shape for the migration steps."""
+    conn.execute(store.SCHEMA)
     for i, (table, path) in enumerate(files.items()):
         progress(0.1 + 0.3 * i / len(files), f"Reading {table.replace('_', ' ')}…")
-        conn.execute(
-            f"CREATE TABLE {_q(table)} AS SELECT * FROM read_parquet(?)",  # noqa: S608
-            [str(path)],
-        )
-        entry = manifest.tables[table]
-        if _count(conn, table) != entry.rows or tuple(_columns(conn, table)) != entry.columns:
+        had = _typed_columns(conn, "SELECT column_name, data_type FROM duckdb_columns() WHERE "
+                             "database_name = current_database() AND schema_name = 'main' "
+                             "AND table_name = ?", [table])
+        got = _typed_columns(conn, "DESCRIBE SELECT * FROM read_parquet(?)", [str(path)])
+        if had and got <= had:
+            conn.execute(f"INSERT INTO {_q(table)} BY NAME SELECT * FROM read_parquet(?)",  # noqa: S608
+                         [str(path)])
+        else:
+            conn.execute(f"DROP TABLE IF EXISTS {_q(table)}")
+            conn.execute(f"CREATE TABLE {_q(table)} AS SELECT * FROM read_parquet(?)",  # noqa: S608
+                         [str(path)])
+        if _count(conn, table) != manifest.tables[table].rows:
             raise _damaged(label, f"{table} does not hold what the manifest says")
     progress(0.4, "Upgrading the backup's tables…")
     migrations.apply_steps(conn, manifest.schema_version)
+
+
+def _erase_again(conn: duckdb.DuckDBPyConnection, main: str, actor: str) -> int:
+    """Erase, in the staging copy, everyone erased here or in the backup whose records the backup
+    still holds (a backup made before an erasure), so the restore cannot bring them back.
+
+    Runs with the staging database as the default one; uses this install's salt. Returns how
+    many people were erased again."""
+    from relmark_core.privacy import erasure
+
+    main_salt = store.scalar(
+        conn, f"SELECT value FROM {_q(main)}.main.meta WHERE key = ?",  # noqa: S608
+        [ERASURE_SALT_KEY])
+    if main_salt is not None:
+        store.set_meta(conn, ERASURE_SALT_KEY, str(main_salt))
+    salt = store.get_meta(conn, ERASURE_SALT_KEY)
+    if salt is None:
+        return 0  # nobody was ever erased, here or in the backup
+    erased = (f"SELECT identity_hash FROM erased_identities UNION "  # noqa: S608
+              f"SELECT identity_hash FROM {_q(main)}.main.erased_identities")
+    rows = conn.execute(
+        f"""
+        SELECT DISTINCT c.email_norm, c.phone FROM customers c
+        WHERE sha256(? || 'email:' || c.email_norm) IN ({erased})
+           OR sha256(? || 'phone:' || regexp_replace(c.phone, '[^0-9]', '', 'g')) IN ({erased})
+           OR c.customer_id IN (SELECT k.customer_id FROM customer_keys k
+                                WHERE sha256(? || k.key_type || ':' || k.key_value) IN ({erased}))
+        """,  # noqa: S608
+        [salt, salt, salt],
+    ).fetchall()
+    people = 0
+    for email, phone in rows:
+        if not email and not phone:
+            continue
+        try:
+            erasure.erase_person(conn, email=email or None, phone=None if email else phone,
+                                 actor=actor)
+        except InputRefused:
+            continue  # already erased with an earlier match (same person, two identifiers)
+        people += 1
+    return people
 
 
 def _copy_tables(conn: duckdb.DuckDBPyConnection, main: str, label: str) -> None:
@@ -502,8 +577,11 @@ def _copy_tables(conn: duckdb.DuckDBPyConnection, main: str, label: str) -> None
 
 def _copy_meta(conn: duckdb.DuckDBPyConnection, main: str) -> None:
     rows = conn.execute(f"SELECT key, value FROM {_q(_STAGE)}.main.meta").fetchall()  # noqa: S608
+    salt_here = store.scalar(
+        conn, f"SELECT count(*) FROM {_q(main)}.main.meta WHERE key = ?",  # noqa: S608
+        [ERASURE_SALT_KEY])
     for key, value in rows:
-        if key not in KEPT_META_KEYS:
+        if key not in KEPT_META_KEYS and not (key == ERASURE_SALT_KEY and salt_here):
             conn.execute(
                 f"INSERT OR REPLACE INTO {_q(main)}.main.meta VALUES (?, ?)",  # noqa: S608
                 [key, value],
@@ -549,6 +627,7 @@ def restore_backup(
             manifest = _manifest(zf, label)
             _check(conn, zf, manifest, label)
             files = _extract(zf, manifest, folder)
+        _check_files(conn, manifest, files, label)
         copy: Path | None = None
         db_file = migrations.database_file(conn)
         if keep_copy and db_file is not None:
@@ -560,6 +639,12 @@ def restore_backup(
             conn.execute(f"USE {_q(_STAGE)}")
             try:
                 _stage(conn, manifest, files, label, progress)
+                erased_again = _erase_again(conn, main, actor)
+            except duckdb.Error as exc:
+                raise InputRefused(
+                    f"{label} could not be restored: its data does not fit this Relmark's "
+                    f"tables ({type(exc).__name__}). Nothing was changed."
+                ) from exc
             finally:
                 conn.execute(f"USE {_q(main)}")
             progress(0.6, "Replacing the data…")
@@ -573,7 +658,8 @@ def restore_backup(
                         f"backup made {manifest.created_at:%Y-%m-%d %H:%M} UTC (schema "
                         f"{manifest.schema_version}); "
                         f"{_plural(manifest.rows('customers'), 'customer', 'customers')}, "
-                        f"{_plural(manifest.rows('orders'), 'order', 'orders')}; copy before: "
+                        f"{_plural(manifest.rows('orders'), 'order', 'orders')}; "
+                        f"{erased_again} erased person(s) erased again; copy before: "
                         f"{copy or 'none'}",
                     )
                     store.bump_data_version(conn)
@@ -588,9 +674,14 @@ def restore_backup(
             conn.execute(f"DETACH {_q(_STAGE)}")
     progress(1.0, "Restored.")
     where = f" The database as it was before is saved at {copy}." if copy else ""
+    again = (
+        f" {_plural(erased_again, 'person', 'people')} erased since the backup "
+        f"{'was' if erased_again == 1 else 'were'} erased again." if erased_again else ""
+    )
     sentence = (
         f"Restored the backup made on {manifest.created_at:%Y-%m-%d %H:%M} UTC: "
         f"{_described({t: e.rows for t, e in manifest.tables.items()}, set(manifest.tables))}."
-        f"{where}"
+        f"{again}{where}"
     )
-    return RestoreResult(manifest=manifest, copy_before=copy, sentence=sentence)
+    return RestoreResult(manifest=manifest, copy_before=copy, erased_again=erased_again,
+                         sentence=sentence)
