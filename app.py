@@ -15,6 +15,7 @@ PAGES = [
     st.Page("pages/loyalty.py", title="Loyalty", icon=":material/loyalty:"),
     st.Page("pages/segments.py", title="Segments", icon=":material/filter_alt:"),
     st.Page("pages/offers.py", title="Offers", icon=":material/redeem:"),
+    st.Page("pages/crosssell.py", title="Cross-sell", icon=":material/add_shopping_cart:"),
     st.Page("pages/automations.py", title="Automations", icon=":material/bolt:"),
     st.Page("pages/dashboards.py", title="Dashboards", icon=":material/bookmarks:"),
     st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),

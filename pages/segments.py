@@ -17,6 +17,7 @@ import streamlit as st
 from relmark_core.errors import RelmarkError
 from relmark_core.metrics.definitions import definition
 from relmark_core.periods import DateRange
+from relmark_core.personalisation.affinity import DEFAULT_MIN_COUNT
 from relmark_core.segments import (
     AGE_BANDS,
     CONDITION_KINDS,
@@ -43,7 +44,7 @@ from relmark_core.segments import (
     update_segment,
 )
 from relmark_core.segments.compile import value_options
-from relmark_core.segments.model import starter_condition
+from relmark_core.segments.model import LIKELY_MAX_TOP, LIKELY_TOP, starter_condition
 from relmark_ui import compute, current
 from relmark_ui.widgets import (
     metric_card,
@@ -271,6 +272,18 @@ def _fields(kind: str, uid: int, init: dict[str, Any]) -> dict[str, Any]:
         out["groups"] = _pick("RFM groups", k("v"), options.get("rfm", []), init["groups"])
     elif kind == "tier":
         out["tiers"] = _pick("Loyalty tiers", k("v"), options.get("tier", []), init["tiers"])
+    elif kind == "likely":
+        products = list(dict.fromkeys([*options.get("product", []), init["product"]]))
+        out["product"] = _choice(st, "Product", k("v"), {p: p for p in products}, init["product"])
+        a, b = st.columns(2)
+        _seed(k("top"), int(init.get("top", LIKELY_TOP)))
+        out["top"] = a.number_input(
+            "Among their top N suggestions", min_value=1, max_value=LIKELY_MAX_TOP, step=1,
+            key=k("top"), help=definition("next_best_product").help)
+        _seed(k("min"), int(init.get("min_customers", DEFAULT_MIN_COUNT)))
+        out["min_customers"] = b.number_input(
+            "Fewest customers behind a pair", min_value=1, step=1, key=k("min"),
+            help=definition("affinity_min_count").help)
     return out
 
 

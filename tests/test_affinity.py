@@ -151,3 +151,13 @@ def test_bad_choices_are_refused(shop: source.Source) -> None:
         affinity(shop, level="sku")  # type: ignore[arg-type]
     with pytest.raises(InputRefused, match="Sort affinity"):
         affinity(shop, sort="both")  # type: ignore[arg-type]
+
+
+def test_items_by_orders(shop: source.Source) -> None:
+    from relmark_core.personalisation.affinity import items_by_orders
+
+    df = items_by_orders(shop, level="product")
+    assert list(df.itertuples(index=False, name=None)) == [
+        ("Candle", 4), ("Matches", 3), ("Refill", 3), ("Tea", 1)]
+    cats = items_by_orders(shop, level="category", limit=2)
+    assert list(cats.itertuples(index=False, name=None)) == [("Candles", 5), ("Diffusers", 3)]

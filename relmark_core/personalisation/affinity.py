@@ -62,6 +62,8 @@ __all__ = [
     "affinity_expr",
     "affinity",
     "check_min_count",
+    "ITEM_COLUMNS",
+    "items_by_orders",
 ]
 
 Level = Literal["product", "category"]
@@ -256,3 +258,27 @@ def affinity(
     for col in ("support", "confidence", "lift"):
         df[col] = df[col].astype("float64")
     return df[list(AFFINITY_COLUMNS)].reset_index(drop=True)
+
+
+ITEM_COLUMNS = ("item", "orders")
+
+
+def items_by_orders(
+    src: Source,
+    *,
+    level: Level = DEFAULT_LEVEL,
+    as_of: date | None = None,
+    segment: CustomerSet | None = None,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """Products (or categories) by the counted orders holding them, most first (ties: name):
+    ``item``, ``orders`` — the choices for "customers who bought X also buy"."""
+    lines = item_lines(src, level=level, cutoff=cutoff_for(src, as_of), segment=segment)
+    t = lines.group_by("item").aggregate(orders=lines.order_id.nunique())
+    t = t.order_by([ibis.desc("orders"), "item"])
+    if limit is not None:
+        t = t.limit(limit)
+    df = src.execute(t)
+    df["item"] = df["item"].astype(object)
+    df["orders"] = df["orders"].astype("int64")
+    return df[list(ITEM_COLUMNS)].reset_index(drop=True)
