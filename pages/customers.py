@@ -27,6 +27,7 @@ from relmark_core.errors import RelmarkError
 from relmark_core.loyalty import member_status
 from relmark_core.metrics.definitions import COUNTED_ORDER, RFM_AS_OF, definition
 from relmark_core.metrics.rfm import load_groups_for
+from relmark_core.personalisation.recommend import next_best_products, upsell_products
 from relmark_ui import compute, current
 from relmark_ui.tables import (
     chart_text,
@@ -37,25 +38,16 @@ from relmark_ui.tables import (
     truncate,
     truncate_columns,
 )
-from relmark_ui.widgets import (
-    fmt_money,
-    metric_card,
-    url_choice,
-    url_pagination,
-    url_tabs,
-    url_text,
-    url_toggle,
-)
+from relmark_ui.widgets import fmt_money, metric_card, url_choice, url_text, url_toggle
 
 PAGE_SIZE = 50
+SUGGESTIONS_SHOWN = 3  # next-best products on the profile
 TABLE_HEIGHT = 600
 ROW_HEIGHT = 35  # st.dataframe's row height, to fit short tables to their rows
 COMMENTS_SHOWN = 20
 TIMELINE_PAD_DAYS = 15  # room either side of the first and last order (one order is a dot, not a day)
 KIND_LABELS = {"nps": "NPS", "csat": "CSAT", "review": "Review"}
 PROFILE_PARAM = "customer"
-PROFILE_TABS = {"orders": "Orders", "products": "Products and categories",
-                "feedback": "Feedback", "details": "Details"}  # URL id -> tab label
 SORT_LABELS = {
     "name": "Name", "email": "Email", "rfm_group": "RFM group", "orders": "Orders",
     "net_spend": "Net spend", "last_order": "Last order", "first_order": "First order",
@@ -105,9 +97,8 @@ def customer_list() -> None:
     query = search.strip() or None
     view = (query, sort, descending)
     if st.session_state.get("cu_view") != view:  # a new search or sort starts on page 1
-        if "cu_view" in st.session_state:  # (the first visit takes the page from the URL)
-            st.session_state["cu_page"] = 1
         st.session_state["cu_view"] = view
+        st.session_state["cu_page"] = 1
 
     total = compute(count_customers, search=query)
     if total == 0:
@@ -124,7 +115,7 @@ def customer_list() -> None:
     caption = st.empty()
     table_slot = st.container()
     pages = math.ceil(total / PAGE_SIZE)
-    page_no = url_pagination(pages, key="cu_page", param="p")
+    page_no = st.pagination(pages, key="cu_page") if pages > 1 else 1
     first = (page_no - 1) * PAGE_SIZE
     df = compute(
         customer_table, search=query, sort=sort, descending=descending, limit=PAGE_SIZE,
@@ -287,6 +278,23 @@ def _feedback(p: CustomerProfile) -> None:
         st.caption(f"The {COMMENTS_SHOWN} newest of {len(with_text)} comments.")
 
 
+def _suggestions_box(customer_id: str) -> None:
+    """The customer's next-best products and upsell, each with its reason (plain text)."""
+    st.markdown("**Next best product**", help=definition("next_best_product").help)
+    nb = compute(next_best_products, customer_ids=(customer_id,), top=SUGGESTIONS_SHOWN)
+    if nb.empty:
+        st.caption("No suggestion yet: no product they have not bought is bought later by "
+                   "enough buyers of what they bought.")
+    for rec in nb.to_dict("records"):
+        st.text(f"{rec['rank']}. {rec['product']} — {rec['reason']}")
+    st.markdown("**Upsell**", help=definition("upsell_product").help)
+    up = compute(upsell_products, customer_ids=(customer_id,))
+    if up.empty:
+        st.caption("No step up: they already buy the dearest products of their categories.")
+    for rec in up.to_dict("records"):
+        st.text(f"{rec['product']} — {rec['reason']}")
+
+
 def customer_detail(customer_id: str) -> None:
     st.button("All customers", icon=":material/arrow_back:", key="cu_back",
               on_click=_close_profile)
@@ -316,6 +324,7 @@ def customer_detail(customer_id: str) -> None:
     with right:
         _rfm_box(p)
         _loyalty_box(p)
+        _suggestions_box(customer_id)
         consent = p.consent.iloc[0]
         st.markdown("**Consent**")
         st.caption(
@@ -323,8 +332,8 @@ def customer_detail(customer_id: str) -> None:
             f"(from the {plain(consent['source'])})."
         )
 
-    _, (t_orders, t_products, t_feedback, t_details) = url_tabs(
-        PROFILE_TABS, key="cu_profile_tab", param="profile_tab"
+    t_orders, t_products, t_feedback, t_details = st.tabs(
+        ["Orders", "Products and categories", "Feedback", "Details"]
     )
     with t_orders:
         st.dataframe(
