@@ -91,8 +91,9 @@ def _oidc_user(conn: duckdb.DuckDBPyConnection) -> tuple[User | None, bool]:
     issued = st.user.get("iat")
     if isinstance(issued, int | float):
         age = store.utc_now() - datetime.fromtimestamp(issued, UTC).replace(tzinfo=None)
-        if age > accounts.SESSION_MAX_AGE:
+        if age > accounts.SESSION_MAX_AGE:  # Streamlit's own cookie would last 30 days
             st.logout()
+            st.stop()
     email = st.user.get("email")
     user = accounts.user_for_email(conn, str(email)) if email else None
     return user, True
@@ -103,7 +104,8 @@ def _sign_out(conn: duckdb.DuckDBPyConnection, via_oidc: bool) -> None:
     if token:
         accounts.end_session(conn, str(token))
     if via_oidc:
-        st.logout()
+        st.logout()  # redirects the browser through Streamlit's sign-out route
+        st.stop()
     st.rerun()
 
 
@@ -115,6 +117,7 @@ def _sign_in_page(conn: duckdb.DuckDBPyConnection, oidc_unknown: bool) -> None:
         st.warning(NOT_A_USER, icon=":material/person_off:")
         if st.button("Sign out of the company account", key="oidc_sign_out"):
             st.logout()
+            st.stop()
         return
     if oidc_configured():
         if st.button("Sign in with your company account", key="oidc_sign_in", type="primary"):

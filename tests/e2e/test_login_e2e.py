@@ -9,6 +9,7 @@ points at the test's provider (the shared fixture's server reads the project's s
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -187,6 +188,14 @@ def test_company_sign_in_maps_by_email(page: Page, server: Server) -> None:
     oidc_sign_in(page, server, "vi@shop.example")
     assert title(page) != SIGN_IN_TITLE
     assert "Signed in as vi (viewer)" in sidebar_text(page)
+    # a reload keeps the company sign-in (Streamlit's own cookie)
+    goto(page, f"{server.url}/team")
+    assert "Signed in as vi (viewer)" in sidebar_text(page)
+    # signing out goes through Streamlit's sign-out route (then the provider's end-session page)
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"end_session"), timeout=IDLE_TIMEOUT_MS)
+    goto(page, f"{server.url}/")
+    assert title(page) == SIGN_IN_TITLE
 
 
 def test_company_sign_in_unknown_email(page: Page, server: Server) -> None:
