@@ -118,3 +118,17 @@ def test_sign_in_gate(app_db: Path) -> None:
             conn, "SELECT count(*) FROM login_sessions WHERE ended_at IS NOT NULL"
         )
         assert ended == 1
+
+
+def test_an_idle_session_ends_at_the_next_click(app_db: Path) -> None:
+    make_team(app_db)
+    at = open_page("pages/overview.py")
+    at = sign_in(at, "vi", PW)
+    assert "Signed in as vi (viewer)" in texts(at)
+    with store.open_db(app_db) as conn:  # the last click was 61 minutes ago
+        conn.execute(
+            "UPDATE login_sessions SET last_seen_at = last_seen_at - INTERVAL 61 MINUTE"
+        )
+    at.run()
+    assert [t.value for t in at.title] == ["Sign in to Relmark"]
+    assert not [t for t in texts(at) if t.startswith("Signed in as")]
