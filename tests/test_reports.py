@@ -249,3 +249,17 @@ def test_cli_export_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert cli.main(["--db", str(db), "export-report", "--page", "overview", "--out",
                      str(out), "--param", "nonsense"]) == 3
     assert "is not NAME=VALUE" in capsys.readouterr().err
+
+
+# --- the sidebar panel (AppTest) --------------------------------------------------------------
+
+
+def test_sidebar_panel_makes_the_file_on_request(app_db: Path) -> None:
+    from tests.apptest import open_page, problems
+
+    at = open_page("pages/retention.py", {"tab": "churn"})
+    assert at.get("download_button") == []  # nothing is made until asked
+    at.button(key="export_make_html").click().run()
+    assert problems(at) == []
+    labels = [d.proto.label for d in at.get("download_button")]
+    assert len(labels) == 1 and labels[0].startswith("Download HTML (")
