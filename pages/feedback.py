@@ -784,8 +784,12 @@ def _export(chosen: str, status: ListStatus | None) -> None:
                      "note."):
             full = followup_list(ctx.src, ctx.conn, as_of=f.as_of, status=status,
                                  customers=members)
-            ready = (view, followups_csv(full), len(full))
-            st.session_state[EXPORT] = ready
+            try:  # the list names people: editors only
+                ready = (view, followups_csv(full, conn=ctx.conn, actor=ctx.actor), len(full))
+            except RelmarkError as exc:
+                st.error(str(exc))
+            else:
+                st.session_state[EXPORT] = ready
     if ready is not None:
         st.download_button(
             f"Download the CSV ({ready[2]:,} rows)", ready[1],

@@ -524,8 +524,14 @@ def members_view() -> None:
             "To next tier", help="Qualifying points (or spend) still needed for the next tier."),
         "last_activity": st.column_config.DatetimeColumn("Last activity", format="D MMM YYYY"),
     })
-    st.download_button("Download members (CSV)", members_csv(table), file_name="loyalty-members.csv",
-                       mime="text/csv", key="loy_members_csv")
+    try:  # the table names people: editors only
+        members_file = members_csv(table, conn=ctx.conn, actor=ctx.actor)
+    except RelmarkError as exc:
+        st.caption(str(exc))
+    else:
+        st.download_button("Download members (CSV)", members_file,
+                           file_name="loyalty-members.csv", mime="text/csv",
+                           key="loy_members_csv")
 
 
 def versions_view() -> None:

@@ -36,8 +36,10 @@ from relmark_core.offers import (
     reopen_offer,
     save_offer,
 )
+from relmark_core.offers.export import REACH_CHANNELS
 from relmark_core.offers.model import DEFAULT_FREQUENCY_CAP_DAYS, DEFAULT_REDEMPTION
 from relmark_core.offers.saved import member_tokens
+from relmark_core.privacy.reach import EXCLUDED_HELP
 from relmark_core.reports import today_utc
 from relmark_core.segments import list_segments
 from relmark_ui import compute, current
@@ -184,13 +186,15 @@ def _exports(offer_id: int) -> None:
     kind = st.selectbox("File", list(EXPORT_LABELS), key="of_export_kind",
                         format_func=EXPORT_LABELS.__getitem__)
     try:
-        ex = export_offer(ctx.conn, offer_id, kind, src=ctx.src)
+        ex = export_offer(ctx.conn, offer_id, kind, src=ctx.src, actor=ctx.actor)
     except RelmarkError as exc:
         st.error(str(exc))
         return
     left = f"; {ex.left_out:,} left out without the channel's contact" if ex.left_out else ""
     st.caption(f"{ex.rows:,} rows{left}. Text cells that a spreadsheet would run as a formula "
                "start with '.")
+    if kind in REACH_CHANNELS:
+        st.caption(f"{ex.excluded_sentence()}.", help=EXCLUDED_HELP)
     st.download_button(f"Download {ex.file_name}", ex.data, file_name=ex.file_name,
                        mime=ex.mime, key="of_download")
 

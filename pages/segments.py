@@ -18,6 +18,8 @@ from relmark_core.errors import RelmarkError
 from relmark_core.metrics.definitions import definition
 from relmark_core.periods import DateRange
 from relmark_core.personalisation.affinity import DEFAULT_MIN_COUNT
+from relmark_core.privacy.consent import CHANNEL_LABELS as CONSENT_CHANNEL_LABELS
+from relmark_core.privacy.reach import EXCLUDED_HELP
 from relmark_core.segments import (
     AGE_BANDS,
     CONDITION_KINDS,
@@ -264,9 +266,12 @@ def _fields(kind: str, uid: int, init: dict[str, Any]) -> dict[str, Any]:
         lo, hi = st.slider("Latest CSAT score", min_value=1, max_value=5, key=k("v"))
         out["min_score"], out["max_score"] = lo, hi
     elif kind == "consent":
-        out["consented"] = _choice(st, "Email marketing", k("v"),
-                                   {True: "Accepts email marketing",
-                                    False: "Does not accept (or unknown)"},
+        a, b = st.columns(2)
+        out["channel"] = _choice(a, "Channel", k("ch"), dict(CONSENT_CHANNEL_LABELS),
+                                 str(init.get("channel", "email")))
+        out["consented"] = _choice(b, "Consent", k("v"),
+                                   {True: "Gave consent",
+                                    False: "Did not (withdrew, refused or unknown)"},
                                    bool(init.get("consented", True)))
     elif kind == "rfm":
         out["groups"] = _pick("RFM groups", k("v"), options.get("rfm", []), init["groups"])
@@ -631,17 +636,30 @@ else:  # export
                           param="unconsented", where=b,
                           help="Only for messages that need no marketing consent (e.g. "
                           "service updates).")
-    result = compute(export_members, definition=d, as_of=f.as_of,
-                     name=seg.name if seg is not None else "all customers", fmt=fmt,
-                     properties=tuple(props), include_unconsented=everyone)
-    c1, c2, c3 = st.columns(3)
+    try:  # the file names people: editors only
+        result = compute(export_members, definition=d, as_of=f.as_of,
+                         name=seg.name if seg is not None else "all customers", fmt=fmt,
+                         properties=tuple(props), include_unconsented=everyone,
+                         actor=ctx.actor)
+    except RelmarkError as exc:
+        st.error(str(exc))
+        st.stop()
+    c1, c2, c3, c4 = st.columns(4)
     c1.metric("Customers in the file", f"{result.rows:,}",
-              help="Members with a usable email address"
-              + ("." if everyone else " who accept email marketing."))
-    c2.metric("Left out: no consent", f"{result.excluded_no_consent:,}",
-              help="Members who do not accept email marketing (or never said).")
-    c3.metric("Left out: no email", f"{result.excluded_no_email:,}",
+              help="Members with a usable email address, not on the suppression list"
+              + ("." if everyone else ", who accept email marketing."))
+    c2.metric("Left out: suppressed", f"{result.excluded_suppressed:,}",
+              help="Members whose email address or phone number is on the suppression list "
+              "(Privacy page). Checked first, and applied even to messages that need no "
+              "consent.")
+    c3.metric("Left out: no consent", f"{result.excluded_no_consent:,}",
+              help="Members who do not accept email marketing (withdrew, refused or never "
+              "said).")
+    c4.metric("Left out: no email", f"{result.excluded_no_email:,}",
               help="Members without a usable email address.")
+    st.caption(f"{result.excluded_suppressed + result.excluded_no_consent:,} excluded: "
+               f"{result.excluded_suppressed:,} suppressed, "
+               f"{result.excluded_no_consent:,} without consent.", help=EXCLUDED_HELP)
     st.download_button(f"Download {result.file_name}", result.data, file_name=result.file_name,
                        mime=result.mime, key="sg_download", type="primary", on_click="ignore",
                        icon=":material/download:")

@@ -274,9 +274,18 @@ def neutralise_cell(value: Any) -> Any:
     return value
 
 
-def followups_csv(df: pd.DataFrame) -> str:
+def followups_csv(
+    df: pd.DataFrame, *, conn: duckdb.DuckDBPyConnection, actor: str = DEFAULT_ACTOR
+) -> str:
     """The follow-up list as CSV text, every text cell formula-neutralised
-    (:func:`neutralise_cell`), empty cells for missing values."""
+    (:func:`neutralise_cell`), empty cells for missing values.
+
+    Raises
+    ------
+    NotAllowed
+        The list names people (emails, comments): exporting it needs the editor role.
+    """
+    auth.require(conn, actor, auth.Role.EDITOR, "export personal data")
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow([neutralise_cell(str(c)) for c in df.columns])

@@ -492,7 +492,7 @@ def test_followup_csv_neutralises_formulas(shop: source.Source, conn: duckdb.Duc
     assert [neutralise_cell(v) for v in ("=1+1", "+1", "-2", "@SUM(A1)", "\tx", "\rx", "ok", -2)] == [
         "'=1+1", "'+1", "'-2", "'@SUM(A1)", "'\tx", "'\rx", "ok", -2]
     mark_followup(conn, "t:d1", "contacted", note='=HYPERLINK("http://evil.example","x")')
-    text = followups_csv(followup_list(shop, conn, as_of=JUNE_END))
+    text = followups_csv(followup_list(shop, conn, as_of=JUNE_END), conn=conn)
     lines = text.splitlines()
     assert lines[0] == ("response_id,answered_at,score,comment,customer_id,email,name,orders,"
                         "lifetime_revenue,revenue_12m,status,note,updated_by,updated_at")

@@ -262,7 +262,7 @@ def test_tiers_for_segments_members_table_and_export(conn: duckdb.DuckDBPyConnec
     assert (bob["tier"], bob["balance"], bob["earned"], bob["expired"], bob["next_tier"],
             bob["to_next_tier"]) == ("Green", 0, 10, 10, "Gold", 290.0)
     assert list(members_table(conn, search="HYPER")["customer_id"]) == ["bob"]
-    rows = list(csv.reader(io.StringIO(members_csv(table))))
+    rows = list(csv.reader(io.StringIO(members_csv(table, conn=conn))))
     assert rows[0][:5] == ["customer_id", "name", "email", "tier", "balance"]
     assert rows[2][1] == "'=HYPERLINK(\"x\")"
     assert find_customer(conn, " ANN@example.com ") == "ann"

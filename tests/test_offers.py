@@ -275,9 +275,13 @@ def test_preview_and_exports(conn: duckdb.DuckDBPyConnection) -> None:
                     "Last Product": "Mug", "Offer Ends": "2024-12-14"}
     assert df.iloc[2]["First Name"] == "'=HYPERLINK(\"x\")"
     assert df.iloc[2]["Message"].startswith("Hi =HYPERLINK")  # not at the cell's start
+    # Ads audiences need their own consent (relmark_core.privacy.reach): 17 of the 18 gave it.
+    conn.execute("INSERT INTO consent SELECT customer_id, 'ads', customer_id <> 'c02', 'test', "
+                 "TIMESTAMP '2024-01-01', NULL FROM customers")
     ads = export_offer(conn, saved.offer_id, "ads")
     lines = ads.data.decode().splitlines()
-    assert lines[0] == "email" and len(lines) == 19
+    assert lines[0] == "email" and len(lines) == 18
+    assert (ads.suppressed, ads.no_consent) == (0, 1)
     # sha256("c01@shop.com"): the address trimmed and lower-cased
     assert hashlib.sha256(b"c01@shop.com").hexdigest() in lines
     codes = export_offer(conn, saved.offer_id, "codes")

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-import duckdb
+from datetime import date
 
+import duckdb
+import pandas as pd
+import pytest
+
+from relmark_core import auth, source
+from relmark_core.errors import NotAllowed
+from relmark_core.feedback_followup import followups_csv
+from relmark_core.loyalty import members_csv
+from relmark_core.offers import export_offer, launch_offer, save_offer
+from relmark_core.offers.export import ExportKind
 from relmark_core.privacy import suppression
 from relmark_core.privacy.reach import Channel, Reach, filter_reachable, filter_suppressed
+from relmark_core.segments import export_members, member_ids, parse_definition, save_segment
 from tests.builders import add_customer
 
 
@@ -66,3 +77,120 @@ def test_suppression_alone_and_empty_input(conn: duckdb.DuckDBPyConnection) -> N
     assert filter_suppressed(conn, IDS) == Reach(
         kept=["a", "d", "e", "f", "zz"], suppressed=2, no_consent=0)
     assert filter_reachable(conn, [], Channel.EMAIL) == Reach(kept=[], suppressed=0, no_consent=0)
+
+
+# --- the exports ------------------------------------------------------------------------------
+
+AS_OF = date(2024, 12, 1)
+
+
+def _six(conn: duckdb.DuckDBPyConnection) -> None:
+    """p1..p6 with email and phone: p1, p2, p3 consent on every channel, p4 only email,
+    p5 nothing known, p6 withdrew email; p2 suppressed by email, p3 by phone."""
+    for i in range(1, 7):
+        add_customer(conn, f"p{i}", email=f"P{i}@shop.com", first_name=f"P{i}",
+                     accepts_marketing=None)
+    conn.execute("UPDATE customers SET phone = '+4670000000' || right(customer_id, 1)")
+    for cid in ("p1", "p2", "p3"):
+        for ch in ("email", "sms", "ads"):
+            _consent(conn, cid, ch, True)
+    _consent(conn, "p4", "email", True)
+    _consent(conn, "p6", "email", False)
+    suppression.add_entry(conn, "p2@SHOP.com")
+    suppression.add_entry(conn, "+46 70 000 0003")
+
+
+def test_segment_export_leaves_out_suppressed_then_unconsented(
+    conn: duckdb.DuckDBPyConnection,
+) -> None:
+    _six(conn)
+    src = source.from_duckdb(conn)
+    got = export_members(src, definition=parse_definition({}), as_of=AS_OF, properties=[])
+    assert got.data.decode() == (
+        "Email,First Name,Last Name\nP1@shop.com,P1,\nP4@shop.com,P4,\n")
+    assert (got.rows, got.excluded_suppressed, got.excluded_no_consent,
+            got.excluded_no_email) == (2, 2, 2, 0)
+    assert got.summary() == (
+        "2 customers in the file; left out 2 on the suppression list and 2 without "
+        "email-marketing consent.")
+    # Messages that need no consent still skip the suppression list.
+    everyone = export_members(src, definition=parse_definition({}), as_of=AS_OF, properties=[],
+                              include_unconsented=True)
+    assert (everyone.rows, everyone.excluded_suppressed, everyone.excluded_no_consent) == (4, 2, 0)
+
+
+def test_consent_condition_reads_the_channel(conn: duckdb.DuckDBPyConnection) -> None:
+    _six(conn)
+    src = source.from_duckdb(conn)
+
+    def who(cond: dict[str, object]) -> list[str]:
+        d = parse_definition({"conditions": [{"kind": "consent", **cond}]})
+        return sorted(src.execute(member_ids(src, d, as_of=AS_OF))["customer_id"])
+
+    assert who({}) == ["p1", "p2", "p3", "p4"]
+    assert who({"channel": "sms"}) == ["p1", "p2", "p3"]
+    assert who({"channel": "sms", "consented": False}) == ["p4", "p5", "p6"]
+    d = parse_definition({"conditions": [{"kind": "consent", "channel": "ads"}]})
+    assert d.sentence("USD") == "Customers who accept ads (custom audiences)"
+
+
+@pytest.mark.parametrize(
+    ("kind", "rows", "suppressed", "no_consent"),
+    [("email", 2, 2, 2), ("sms", 1, 2, 3), ("ads", 1, 2, 3)],
+)
+def test_each_offer_channel_export_honours_suppression_and_consent(
+    conn: duckdb.DuckDBPyConnection, kind: ExportKind, rows: int, suppressed: int,
+    no_consent: int,
+) -> None:
+    _six(conn)
+    save_segment(conn, "All", {"conditions": []})
+    saved = save_offer(conn, {
+        "name": "Thanks", "segment_id": 1, "offer_type": "percent_off", "value": 10,
+        "channel": "email", "starts_on": "2024-12-01", "ends_on": "2024-12-14",
+        "message": "Hi {first_name}", "holdout_pct": 0, "exclude_no_consent": False,
+        "code_mode": "shared", "shared_code": "THANKS"}, seed="s")
+    launch_offer(conn, saved.offer_id, as_of=AS_OF)
+    got = export_offer(conn, saved.offer_id, kind)
+    assert (got.rows, got.suppressed, got.no_consent) == (rows, suppressed, no_consent)
+    text = got.data.decode()
+    assert "p2@shop.com" not in text.lower() and "+46700000003" not in text
+    assert got.excluded_sentence() == (
+        f"{suppressed + no_consent} excluded: {suppressed} suppressed, "
+        f"{no_consent} without consent")
+    if kind == "sms":
+        assert text.splitlines()[1:] == ["'+46700000001,P1,THANKS,Hi P1"]
+
+
+def test_viewers_get_aggregates_but_not_personal_data(
+    conn: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _six(conn)
+    save_segment(conn, "All", {"conditions": []})
+    saved = save_offer(conn, {
+        "name": "Thanks", "segment_id": 1, "offer_type": "percent_off", "value": 10,
+        "channel": "email", "starts_on": "2024-12-01", "ends_on": "2024-12-14",
+        "message": "Hi", "holdout_pct": 0, "exclude_no_consent": False, "code_mode": "shared",
+        "shared_code": "THANKS"},
+        seed="s")
+    launch_offer(conn, saved.offer_id, as_of=AS_OF)
+    # Until the accounts developer's real roles land: "vic" is a viewer, the rest editors.
+    monkeypatch.setattr(auth, "role_of", lambda _c, actor: (
+        auth.Role.VIEWER if actor == "vic" else auth.Role.EDITOR))
+    src = source.from_duckdb(conn)
+    refused = [
+        lambda: export_members(src, definition=parse_definition({}), as_of=AS_OF, actor="vic"),
+        lambda: export_offer(conn, saved.offer_id, "email", actor="vic"),
+        lambda: export_offer(conn, saved.offer_id, "sms", actor="vic"),
+        lambda: export_offer(conn, saved.offer_id, "ads", actor="vic"),
+        lambda: export_offer(conn, saved.offer_id, "in_store", actor="vic"),
+        lambda: followups_csv(pd.DataFrame({"email": ["p1@shop.com"]}), conn=conn, actor="vic"),
+        lambda: members_csv(pd.DataFrame({"email": ["p1@shop.com"]}), conn=conn, actor="vic"),
+        lambda: suppression.entries_csv(conn, actor="vic"),
+    ]
+    for attempt in refused:
+        with pytest.raises(NotAllowed, match=r"may not export personal data: that needs the "
+                                             r"editor role"):
+            attempt()
+    # The codes file names nobody: open to viewers. Editors get the personal files.
+    assert export_offer(conn, saved.offer_id, "codes", actor="vic").data == b"Code\nTHANKS\n"
+    assert export_offer(conn, saved.offer_id, "email", actor="eda").rows == 2

@@ -161,8 +161,8 @@ def test_size_flow_and_export_views(shop_db: Path) -> None:
     assert flow.selectbox(key="sg_move").value == "No orders yet → Promising"
     export = open_page("pages/segments.py", {**base, "view": "export"})
     assert problems(export) == []
-    # buyers: ann, ben, cara, eve; ben and cara have not consented
-    assert _numbers(export) == ["2", "2", "0"]
+    # buyers: ann, ben, cara, eve; ben and cara have not consented; nobody is suppressed
+    assert _numbers(export) == ["2", "0", "2", "0"]
     assert export.dataframe[0].value["Email"].tolist() == [
         "ann@example.com", "eve@example.com"
     ]

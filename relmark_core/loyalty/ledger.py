@@ -767,9 +767,18 @@ def members_table(
     return df[list(MEMBER_COLUMNS)].reset_index(drop=True)
 
 
-def members_csv(df: pd.DataFrame) -> str:
+def members_csv(
+    df: pd.DataFrame, *, conn: duckdb.DuckDBPyConnection, actor: str = DEFAULT_ACTOR
+) -> str:
     """The members table as CSV, text cells formula-neutralised (a leading ``'`` before
-    ``= + - @``), empty cells for missing values."""
+    ``= + - @``), empty cells for missing values.
+
+    Raises
+    ------
+    NotAllowed
+        The table names people (emails): exporting it needs the editor role.
+    """
+    auth.require(conn, actor, auth.Role.EDITOR, "export personal data")
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow([neutralise_cell(str(c)) for c in df.columns])

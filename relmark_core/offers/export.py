@@ -15,6 +15,11 @@
 
 Text cells starting with = + - @ tab or CR get a leading ``'``
 (:func:`relmark_core.imports.neutralise_formula`).
+
+The email, SMS and ads files keep only people who may be contacted on that channel
+(:func:`relmark_core.privacy.reach.filter_reachable`: the suppression list, then the channel's
+consent); the export says how many were left out for each. Files naming people need the editor
+role; the codes file (no personal data) is open to viewers.
 """
 
 from __future__ import annotations
@@ -27,16 +32,19 @@ import duckdb
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from relmark_core import auth
 from relmark_core.errors import InputRefused
 from relmark_core.imports.load import neutralise_formula
 from relmark_core.offers.model import render_message
 from relmark_core.offers.saved import frozen_members, get_offer, member_tokens
 from relmark_core.personalisation.recommend import recommended_product_tokens
+from relmark_core.privacy.reach import Channel, filter_reachable
 from relmark_core.segments.export import export_file_name
 from relmark_core.source import Source, from_duckdb
+from relmark_core.store import DEFAULT_ACTOR
 
-__all__ = ["ExportKind", "EXPORT_KINDS", "EXPORT_LABELS", "OfferExport", "export_offer",
-           "hash_email"]
+__all__ = ["ExportKind", "EXPORT_KINDS", "EXPORT_LABELS", "REACH_CHANNELS", "PERSONAL_KINDS",
+           "OfferExport", "export_offer", "hash_email"]
 
 ExportKind = Literal["email", "sms", "ads", "codes", "in_store"]
 EXPORT_LABELS: dict[str, str] = {
@@ -47,6 +55,10 @@ EXPORT_LABELS: dict[str, str] = {
     "in_store": "In-store list",
 }
 EXPORT_KINDS: tuple[str, ...] = tuple(EXPORT_LABELS)
+REACH_CHANNELS: dict[str, Channel] = {"email": Channel.EMAIL, "sms": Channel.SMS,
+                                      "ads": Channel.ADS}
+"""Export kind -> the channel whose suppression and consent it honours."""
+PERSONAL_KINDS = ("email", "sms", "ads", "in_store")
 RECOMMENDED_TOKEN = "{recommended_product}"
 
 
@@ -60,6 +72,16 @@ class OfferExport(BaseModel):
     rows: int
     left_out: int
     """Treated members left out for lack of the channel's contact (email or phone)."""
+    suppressed: int = 0
+    """Left out because their email or phone is on the suppression list."""
+    no_consent: int = 0
+    """Left out for lack of consent on the channel."""
+
+    def excluded_sentence(self) -> str:
+        """"3 excluded: 1 suppressed, 2 without consent" (both 0 for codes and in-store)."""
+        n = self.suppressed + self.no_consent
+        return (f"{n:,} excluded: {self.suppressed:,} suppressed, "
+                f"{self.no_consent:,} without consent")
 
 
 def hash_email(email: str) -> str:
@@ -78,10 +100,18 @@ def _csv(df: pd.DataFrame) -> bytes:
 
 
 def export_offer(conn: duckdb.DuckDBPyConnection, offer_id: int, kind: ExportKind, *,
-                 src: Source | None = None) -> OfferExport:
-    """The launched offer's treated members as the ``kind`` file (see the module text)."""
+                 src: Source | None = None, actor: str = DEFAULT_ACTOR) -> OfferExport:
+    """The launched offer's treated members as the ``kind`` file (see the module text).
+
+    Raises
+    ------
+    NotAllowed
+        A file naming people (email, SMS, ads, in-store) asked for by a role below editor.
+    """
     if kind not in EXPORT_KINDS:
         raise InputRefused(f"Unknown export '{kind}'. Choose one of: {', '.join(EXPORT_KINDS)}.")
+    if kind in PERSONAL_KINDS:
+        auth.require(conn, actor, auth.Role.EDITOR, "export personal data")
     saved = get_offer(conn, offer_id)
     if saved.status == "draft":
         raise InputRefused("Launch the offer first: exports hold the frozen audience and codes.")
@@ -89,6 +119,7 @@ def export_offer(conn: duckdb.DuckDBPyConnection, offer_id: int, kind: ExportKin
     m = frozen_members(conn, offer_id)
     m = m[m["arm"] == "treatment"].reset_index(drop=True)
     total = len(m)
+    suppressed = no_consent = 0
     if kind == "codes":
         codes = sorted(set(m["code"].dropna().astype(str)))
         out = pd.DataFrame({"Code": [_cell(c) for c in codes]})
@@ -101,6 +132,11 @@ def export_offer(conn: duckdb.DuckDBPyConnection, offer_id: int, kind: ExportKin
             email = m["email"].astype("string").str.strip()
             m = m[email.str.contains("@", regex=False).fillna(False)].assign(email=email)
         left = total - len(m)
+        if kind in REACH_CHANNELS:
+            reach = filter_reachable(conn, m["customer_id"].astype(str).tolist(),
+                                     REACH_CHANNELS[kind])
+            m = m[m["customer_id"].astype(str).isin(set(reach.kept))].reset_index(drop=True)
+            suppressed, no_consent = reach.suppressed, reach.no_consent
         if kind == "ads":
             out = pd.DataFrame({"email": sorted({hash_email(e) for e in m["email"]})})
         elif kind == "in_store":
@@ -143,4 +179,5 @@ def export_offer(conn: duckdb.DuckDBPyConnection, offer_id: int, kind: ExportKin
     return OfferExport(
         data=buf.getvalue(),
         file_name=export_file_name(f"{offer.name}-{kind}", offer.starts_on, "csv"),
-        mime="text/csv", columns=tuple(out.columns), rows=len(out), left_out=left)
+        mime="text/csv", columns=tuple(out.columns), rows=len(out), left_out=left,
+        suppressed=suppressed, no_consent=no_consent)

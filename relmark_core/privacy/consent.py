@@ -10,8 +10,12 @@ import restores the consent it replaced.
 
 from __future__ import annotations
 
+from typing import Any
+
 import duckdb
+import ibis
 import pandas as pd
+from ibis.expr.types import Table
 
 from relmark_core import store
 from relmark_core.privacy import suppression
@@ -24,6 +28,7 @@ __all__ = [
     "OVERVIEW_COLUMNS",
     "SOURCE_COLUMNS",
     "effective_consent_sql",
+    "consent_table",
     "backfill_from_accepts_marketing",
     "write_import_consent",
     "undo_import_consent",
@@ -66,6 +71,24 @@ def effective_consent_sql() -> str:
         FROM customers c
         LEFT JOIN consent k ON k.customer_id = c.customer_id AND k.channel = {ch}
     """  # noqa: S608 - constants only
+
+
+def consent_table(src: Any, channel: str) -> Table:
+    """The consent rows of one channel (``customer_id``, ``granted``) as an Ibis table next to
+    ``src.customers`` (a :class:`relmark_core.source.Source`): the store's table itself when
+    the store is the source, else (warehouse mode) the local store's rows as an in-memory
+    table."""
+    state = getattr(src, "state", None)
+    if state is not None and getattr(src.backend, "con", None) is state:
+        t = src.backend.table("consent")
+        return t.filter(t.channel == ibis.literal(channel)).select("customer_id", "granted")
+    df = pd.DataFrame({"customer_id": pd.Series([], dtype=object),
+                       "granted": pd.Series([], dtype=bool)})
+    if state is not None:
+        df = state.execute(
+            "SELECT customer_id, granted FROM consent WHERE channel = ?", [channel]
+        ).df()
+    return ibis.memtable(df, schema={"customer_id": "string", "granted": "boolean"})
 
 
 def backfill_from_accepts_marketing(conn: duckdb.DuckDBPyConnection) -> int:

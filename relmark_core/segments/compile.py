@@ -261,7 +261,12 @@ class _Compiler:
         return self.has(latest.filter(self._in_range(latest.score, k.min_score, k.max_score)))
 
     def consent(self, k: ConsentCondition) -> BooleanValue:
-        accepts = self.c.accepts_marketing.fill_null(False)
+        from relmark_core.privacy.consent import consent_table
+
+        rows = consent_table(self.src, k.channel)
+        accepts = self.has(rows.filter(rows.granted))
+        if k.channel == "email":  # no row: the customers table's earlier yes/no answer
+            accepts = accepts | (self.lacks(rows) & self.c.accepts_marketing.fill_null(False))
         return accepts if k.consented else ~accepts
 
     def rfm(self, k: RfmCondition) -> BooleanValue:

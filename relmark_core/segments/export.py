@@ -2,8 +2,10 @@
 
 Columns: ``Email``, ``First Name``, ``Last Name`` (the headers both tools map on import without
 asking), then the chosen properties (:data:`EXPORT_PROPERTIES`, e.g. ``RFM Group``,
-``Last Order Date``). By default only customers who accept email marketing are written; the
-result says how many were left out for that, and how many have no usable email address.
+``Last Order Date``). Members on the suppression list are never written; by default only
+customers who accept email marketing are (:func:`relmark_core.privacy.reach.filter_reachable`);
+the result says how many were left out for each reason, and how many have no usable email
+address. The file holds personal data: exporting it needs the editor role.
 Text cells that a spreadsheet would run as a formula (starting with = + - @, tab or CR) get a
 leading ``'`` (:func:`relmark_core.imports.neutralise_formula`, shared with the import
 reports).
@@ -21,13 +23,16 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from relmark_core import auth
 from relmark_core.errors import InputRefused
 from relmark_core.imports.load import neutralise_formula
 from relmark_core.metrics import feedback, rfm
 from relmark_core.personalisation.recommend import next_best_expr
+from relmark_core.privacy.reach import Channel, filter_reachable, filter_suppressed
 from relmark_core.segments.compile import customer_stats, day_end, loyalty_tiers, members
 from relmark_core.segments.model import NPS_GROUP_WORDS, SegmentDefinition
 from relmark_core.source import Source
+from relmark_core.store import DEFAULT_ACTOR
 
 __all__ = [
     "ExportFormat",
@@ -87,6 +92,9 @@ class SegmentExport(BaseModel):
         included on purpose).
     excluded_no_email
         Members left out because they have no usable email address.
+    excluded_suppressed
+        Members left out because their email or phone is on the suppression list (checked
+        before consent).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -99,17 +107,21 @@ class SegmentExport(BaseModel):
     rows: int
     excluded_no_consent: int
     excluded_no_email: int
+    excluded_suppressed: int = 0
 
     def summary(self) -> str:
         """"Wrote 120 customers; left out 45 without email-marketing consent and 2 without an
         email address."""
         who = "1 customer" if self.rows == 1 else f"{self.rows:,} customers"
         out = []
+        if self.excluded_suppressed:
+            out.append(f"{self.excluded_suppressed:,} on the suppression list")
         if self.excluded_no_consent:
             out.append(f"{self.excluded_no_consent:,} without email-marketing consent")
         if self.excluded_no_email:
             out.append(f"{self.excluded_no_email:,} without an email address")
-        tail = f"; left out {' and '.join(out)}" if out else ""
+        said = ", ".join(out[:-1]) + " and " + out[-1] if len(out) > 1 else "".join(out)
+        tail = f"; left out {said}" if out else ""
         return f"{who} in the file{tail}."
 
 
@@ -156,6 +168,7 @@ def export_members(
     fmt: ExportFormat = "csv",
     properties: Sequence[str] = DEFAULT_PROPERTIES,
     include_unconsented: bool = False,
+    actor: str = DEFAULT_ACTOR,
 ) -> SegmentExport:
     """The segment's members at ``as_of`` as an email-tool import file, sorted by email.
 
@@ -165,8 +178,19 @@ def export_members(
         Keys of :data:`EXPORT_PROPERTIES` to add after Email, First Name and Last Name.
     include_unconsented
         Also write members who do not accept email marketing (default: leave them out; only
-        do this for messages that need no marketing consent).
+        do this for messages that need no marketing consent). The suppression list applies
+        either way.
+    actor
+        Who exports: personal data needs the editor role.
+
+    Raises
+    ------
+    NotAllowed
+        The actor's role is below editor.
     """
+    conn = src.state if src.state is not None else getattr(src.backend, "con", None)
+    if conn is not None:
+        auth.require(conn, actor, auth.Role.EDITOR, "export personal data")
     if fmt not in EXPORT_FORMATS:
         raise InputRefused(f"Unknown export format '{fmt}'. Choose csv or xlsx.")
     props = parse_properties(list(properties))
@@ -195,7 +219,6 @@ def export_members(
         "email": t.email,
         "first_name": t.first_name,
         "last_name": t.last_name,
-        "accepts": t.accepts_marketing.fill_null(False),
         "city": t.city,
         "region": t.region,
         "country": t.country,
@@ -215,9 +238,14 @@ def export_members(
     email = df["email"].astype("string").str.strip()
     usable = email.notna() & email.str.contains("@", regex=False).fillna(False)
     no_email = int((~usable).sum())
-    accepts = df["accepts"].astype(bool)
-    no_consent = 0 if include_unconsented else int((usable & ~accepts).sum())
-    keep = usable & (accepts | include_unconsented)
+    ids = df.loc[usable.to_numpy(), "customer_id"].astype(str).tolist()
+    if conn is None:  # no local store to hold a suppression list or consent
+        kept, n_suppressed, no_consent = set(ids), 0, 0
+    else:
+        reach = (filter_suppressed(conn, ids) if include_unconsented
+                 else filter_reachable(conn, ids, Channel.EMAIL))
+        kept, n_suppressed, no_consent = set(reach.kept), reach.suppressed, reach.no_consent
+    keep = usable & df["customer_id"].astype(str).isin(kept)
     df = df[keep.to_numpy()].assign(email=email[keep].to_numpy())
     df = df.assign(_k=df["email"].str.casefold()).sort_values(["_k", "customer_id"])
     df = df.drop_duplicates("_k")
@@ -260,6 +288,7 @@ def export_members(
         rows=len(out),
         excluded_no_consent=no_consent,
         excluded_no_email=no_email,
+        excluded_suppressed=n_suppressed,
     )
 
 

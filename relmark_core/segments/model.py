@@ -161,6 +161,7 @@ FIELD_LABELS: dict[str, str] = {
     "min_score": "lowest score",
     "max_score": "highest score",
     "consented": "consent",
+    "channel": "channel",
     "tiers": "tiers",
     "product": "product",
     "top": "top suggestions",
@@ -631,17 +632,27 @@ class CsatCondition(_RangeCondition):
         return Phrase(role="who", text=f"{text} in their latest CSAT answer")
 
 
+CONSENT_CHANNEL_WORDS: dict[str, str] = {
+    "email": "email marketing",
+    "sms": "SMS marketing",
+    "ads": "ads (custom audiences)",
+}
+
+
 class ConsentCondition(_Condition):
-    """Whether the customer accepts email marketing (unknown counts as not)."""
+    """Whether the customer gave marketing consent on a channel (email by default; unknown
+    counts as not): see :mod:`relmark_core.privacy.consent`."""
 
     label: ClassVar[str] = CONDITION_LABELS["consent"]
     kind: Literal["consent"] = "consent"
     consented: bool = True
+    channel: Literal["email", "sms", "ads"] = "email"
 
     def phrase(self, currency: str) -> Phrase:
+        words = CONSENT_CHANNEL_WORDS[self.channel]
         return Phrase(
             role="who",
-            text="accept email marketing" if self.consented else "do not accept email marketing",
+            text=f"accept {words}" if self.consented else f"do not accept {words}",
         )
 
 
