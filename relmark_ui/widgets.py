@@ -38,6 +38,13 @@ __all__ = [
     "url_text",
     "url_date",
     "url_range",
+    "url_number",
+    "url_multi",
+    "url_tabs",
+    "url_pagination",
+    "sync_from_url",
+    "write_url",
+    "is_locked",
     "metric_card",
     "fmt_value",
     "fmt_money",
@@ -163,6 +170,96 @@ def url_range(label: str, *, key: str, param: str, lo: int, hi: int, help: str |
                        disabled=share.fixed(param)[0])
     _write_url(param, None if (a, b) == (lo, hi) else f"{a}-{b}")
     return int(a), int(b)
+
+
+def url_number(label: str, *, key: str, param: str, default: int, min_value: int,
+               max_value: int, step: int = 1, help: str | None = None, where: Any = None) -> int:
+    """A whole-number input kept in the URL as ``param`` (absent while it is ``default``)."""
+
+    def parse(raw: str) -> int:
+        n = int(raw)
+        if not min_value <= n <= max_value:
+            raise ValueError(raw)
+        return n
+
+    _sync_from_url(key, param, parse)
+    st.session_state.setdefault(key, default)
+    host = where if where is not None else st
+    n = int(host.number_input(label, min_value=min_value, max_value=max_value, step=step,
+                              key=key, help=help, disabled=share.fixed(param)[0]))
+    _write_url(param, None if n == default else str(n))
+    return n
+
+
+def url_multi(label: str, options: Sequence[T], *, key: str, param: str, default: Sequence[T],
+              format_func: Callable[[T], str] = str, help: str | None = None,
+              where: Any = None) -> list[T]:
+    """A multi-select kept in the URL as ``param=a,b`` (absent while it is ``default``)."""
+    by_text = {str(o): o for o in options}
+
+    def parse(raw: str) -> list[T]:
+        return [by_text[x] for x in raw.split(",") if x in by_text]
+
+    _sync_from_url(key, param, parse)
+    st.session_state.setdefault(key, list(default))
+    host = where if where is not None else st
+    value = list(host.multiselect(label, list(options), key=key, format_func=format_func,
+                                  help=help, disabled=share.fixed(param)[0]))
+    _write_url(param, None if value == list(default) else ",".join(str(v) for v in value))
+    return value
+
+
+def url_tabs(tabs: dict[str, str], *, key: str, param: str) -> tuple[str, Sequence[Any]]:
+    """``st.tabs`` (id -> label) whose open tab lives in the URL as ``param`` (its id; absent
+    for the first tab). Returns the open tab's id and the tab containers.
+
+    Streamlit 1.67's tabs take a ``key`` and ``on_change``: the open tab's label is then in
+    Session State and can be set before the tabs are drawn (a link opens the right tab)."""
+    ids = {label: i for i, label in tabs.items()}
+
+    def parse(raw: str) -> str:
+        if raw not in tabs:
+            raise ValueError(raw)
+        return tabs[raw]
+
+    _sync_from_url(key, param, parse)
+    containers = st.tabs(list(tabs.values()), key=key, on_change="rerun")
+    chosen = ids.get(str(st.session_state.get(key)), next(iter(tabs)))
+    _write_url(param, None if chosen == next(iter(tabs)) else chosen)
+    return chosen, containers
+
+
+def url_pagination(pages: int, *, key: str, param: str, where: Any = None) -> int:
+    """Page numbers of a long list kept in the URL as ``param`` (absent on page 1); draws
+    nothing and returns 1 when the list fits one page."""
+    if pages <= 1:
+        _write_url(param, None)
+        return 1
+
+    def parse(raw: str) -> int:
+        n = int(raw)
+        if n < 1:
+            raise ValueError(raw)
+        return n
+
+    _sync_from_url(key, param, parse)
+    if int(st.session_state.get(key, 1)) > pages:
+        st.session_state[key] = pages
+    host = where if where is not None else st
+    n = int(host.pagination(pages, key=key, disabled=share.fixed(param)[0]))
+    _write_url(param, None if n == 1 else str(n))
+    return n
+
+
+sync_from_url = _sync_from_url
+"""For a page's own URL-backed widget: seed its Session State from the URL (or a locked link)."""
+write_url = _write_url
+"""Keep a value in the URL (None removes the parameter)."""
+
+
+def is_locked(param: str) -> bool:
+    """True when a locked link fixes ``param`` on this page (draw its widget disabled)."""
+    return share.fixed(param)[0]
 
 
 SEGMENT_PARAM = "segment"

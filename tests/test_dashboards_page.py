@@ -159,3 +159,14 @@ def test_a_tampered_lock_shows_an_error_and_no_data(app_db: Path) -> None:
     assert [str(e.value) for e in viewer.error][0].startswith("This link's lock is not valid")
     assert len(viewer.metric) == 0
     assert len(viewer.title) == 0
+
+
+def test_customer_links_keep_the_profile_tab_and_the_list_page(app_db: Path) -> None:
+    at = open_page("pages/customers.py", {"p": "3"})
+    assert problems(at) == []
+    assert at.caption[0].value.startswith("All customers · **600** customers · showing 101–150,")
+    profile = open_page("pages/customers.py",
+                        {"customer": "demo-0000001", "profile_tab": "feedback"})
+    assert problems(profile) == []
+    assert profile.session_state["cu_profile_tab"] == "Feedback"
+    assert "profile_tab=feedback" in _links(profile)[0]
