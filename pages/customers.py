@@ -38,7 +38,15 @@ from relmark_ui.tables import (
     truncate,
     truncate_columns,
 )
-from relmark_ui.widgets import fmt_money, metric_card, url_choice, url_text, url_toggle
+from relmark_ui.widgets import (
+    fmt_money,
+    metric_card,
+    url_choice,
+    url_pagination,
+    url_tabs,
+    url_text,
+    url_toggle,
+)
 
 PAGE_SIZE = 50
 SUGGESTIONS_SHOWN = 3  # next-best products on the profile
@@ -48,6 +56,8 @@ COMMENTS_SHOWN = 20
 TIMELINE_PAD_DAYS = 15  # room either side of the first and last order (one order is a dot, not a day)
 KIND_LABELS = {"nps": "NPS", "csat": "CSAT", "review": "Review"}
 PROFILE_PARAM = "customer"
+PROFILE_TABS = {"orders": "Orders", "products": "Products and categories",
+                "feedback": "Feedback", "details": "Details"}  # URL id -> tab label
 SORT_LABELS = {
     "name": "Name", "email": "Email", "rfm_group": "RFM group", "orders": "Orders",
     "net_spend": "Net spend", "last_order": "Last order", "first_order": "First order",
@@ -97,8 +107,9 @@ def customer_list() -> None:
     query = search.strip() or None
     view = (query, sort, descending)
     if st.session_state.get("cu_view") != view:  # a new search or sort starts on page 1
+        if "cu_view" in st.session_state:  # (the first visit takes the page from the URL)
+            st.session_state["cu_page"] = 1
         st.session_state["cu_view"] = view
-        st.session_state["cu_page"] = 1
 
     total = compute(count_customers, search=query)
     if total == 0:
@@ -115,7 +126,7 @@ def customer_list() -> None:
     caption = st.empty()
     table_slot = st.container()
     pages = math.ceil(total / PAGE_SIZE)
-    page_no = st.pagination(pages, key="cu_page") if pages > 1 else 1
+    page_no = url_pagination(pages, key="cu_page", param="p")
     first = (page_no - 1) * PAGE_SIZE
     df = compute(
         customer_table, search=query, sort=sort, descending=descending, limit=PAGE_SIZE,
@@ -332,8 +343,8 @@ def customer_detail(customer_id: str) -> None:
             f"(from the {plain(consent['source'])})."
         )
 
-    t_orders, t_products, t_feedback, t_details = st.tabs(
-        ["Orders", "Products and categories", "Feedback", "Details"]
+    _, (t_orders, t_products, t_feedback, t_details) = url_tabs(
+        PROFILE_TABS, key="cu_profile_tab", param="profile_tab"
     )
     with t_orders:
         st.dataframe(
