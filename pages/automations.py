@@ -6,6 +6,7 @@ URL; the core does the triggers, exclusions, batches and projections.
 
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -139,10 +140,11 @@ def _batches(aid: int) -> None:
     if with_file.empty:
         st.caption("No batch yet: a run writes one when it sends somebody.")
         return
-    rid = st.selectbox("Batch", [int(r) for r in with_file["run_id"]], key="au_batch",
-                       format_func=lambda r: f"Run {r} · "
-                       + str(with_file.loc[with_file["run_id"] == r, "batch_file"].iloc[0]))
-    name = str(with_file.loc[with_file["run_id"] == rid, "batch_file"].iloc[0])
+    files = {int(r): str(f) for r, f in zip(with_file["run_id"], with_file["batch_file"],
+                                            strict=True)}
+    rid = st.selectbox("Batch", list(files), key="au_batch",
+                       format_func=lambda r: f"Run {r} · {Path(files[r]).name}")
+    name = files[rid]
     st.dataframe(batch_entries(ctx.conn, rid), hide_index=True, key="au_batch_entries",
                  column_config={"customer_id": "Customer", "email": "Email", "name": "Name",
                                 "occasion": "Occasion", "arm": "Arm", "code": "Code"})
@@ -151,8 +153,9 @@ def _batches(aid: int) -> None:
     except RelmarkError as exc:
         st.error(str(exc))
         return
-    st.download_button(f"Download {name}", data, file_name=name, mime="text/csv",
-                       key="au_download")
+    st.caption(f"Saved in {Path(name).parent}.")
+    st.download_button(f"Download {Path(name).name}", data, file_name=Path(name).name,
+                       mime="text/csv", key="au_download")
 
 
 def _automations() -> None:

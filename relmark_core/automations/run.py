@@ -385,8 +385,14 @@ def batch_folder(conn: duckdb.DuckDBPyConnection) -> Path:
 
 def batch_path(conn: duckdb.DuckDBPyConnection, file_name: str, folder: Path | None = None
                ) -> Path:
-    """Where a run's batch file (as logged) is."""
-    return (folder or batch_folder(conn)) / Path(file_name).name
+    """Where a run's batch file (as logged: its full path) is; a bare name, or a path that no
+    longer exists (the database and its folder moved), is looked up in ``folder`` (default
+    :func:`batch_folder`)."""
+    path = Path(file_name)
+    if path.is_absolute() and (folder is None or path.parent == folder.resolve()) \
+            and path.exists():
+        return path
+    return (folder or batch_folder(conn)) / path.name
 
 
 # --- one run ------------------------------------------------------------------------------------------
@@ -508,7 +514,9 @@ def _run_one(conn: duckdb.DuckDBPyConnection, src: Source, saved: SavedAutomatio
             if _last_run(conn, aid) != before:
                 raise _Raced
             run_id = int(store.scalar(conn, "SELECT nextval('automation_run_seq')"))
-            name = _file_name(a, now, run_id) if len(treated) else None
+            if len(treated):
+                written = batch_path(conn, _file_name(a, now, run_id), folder).resolve()
+            name = str(written) if written is not None else None
             conn.execute(
                 "INSERT INTO automation_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [run_id, aid, kind, origin, as_of, counts["qualified"], counts["new_people"],
@@ -521,9 +529,8 @@ def _run_one(conn: duckdb.DuckDBPyConnection, src: Source, saved: SavedAutomatio
             conn.execute("INSERT INTO automation_entries SELECT $run, $aid, customer_id, "
                          "occasion, arm, code, $now FROM _auto_new",
                          {"run": run_id, "aid": aid, "now": now})
-            if name is not None:
+            if written is not None:
                 data = batch_csv(conn, a, treated, starts_on=now.date(), src=src)
-                written = batch_path(conn, name, folder)
                 written.parent.mkdir(parents=True, exist_ok=True)
                 written.write_bytes(data)
             store.audit(conn, actor, f"automation {kind}",
