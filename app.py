@@ -21,6 +21,7 @@ PAGES = [
     st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
     st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
     st.Page("pages/team.py", title="Team", icon=":material/badge:"),
+    st.Page("pages/audit.py", title="Audit log", icon=":material/history:"),
 ]
 
 page = st.navigation(PAGES)

@@ -25,11 +25,12 @@ import streamlit as st
 
 from relmark_core import backup, demo, migrations, store
 from relmark_core import imports as im
+from relmark_core.auth import Role
 from relmark_core.automations import after_import
 from relmark_core.errors import InputRefused, RelmarkError
 from relmark_core.imports.formats import GENERIC, field_spec
 from relmark_core.imports.load import PREVIEW_ROWS
-from relmark_ui import current
+from relmark_ui import current, roles
 from relmark_ui.tables import count_column, plain
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx"]
@@ -404,7 +405,7 @@ def _commit(h: str, pv: im.ImportPreview, keep_demo: bool, where: Any) -> bool:
     """Store one previewed file (one transaction); False with the reason shown when refused."""
     bar, update = _bar(where, f"Importing {pv.file_name}…")
     try:
-        result = im.commit(ctx.conn, pv, keep_demo=keep_demo, progress=update)
+        result = im.commit(ctx.conn, pv, keep_demo=keep_demo, progress=update, actor=ctx.actor)
     except RelmarkError as exc:
         bar.empty()
         where.error(_clean(str(exc)), icon=":material/block:")
@@ -428,12 +429,15 @@ st.write(
     "Any other table (CSV, TSV or Excel) goes through a column mapping. You see what will be "
     "stored before anything is."
 )
+can_import = roles.may(Role.EDITOR)
 uploads = st.file_uploader(
     f"Exports to import — CSV, TSV, TXT or Excel (.xlsx), up to {limit_mb:,} MB per file",
     type=UPLOAD_TYPES, accept_multiple_files=True, key="imp_upload",
     help=f"Files larger than {limit_mb:,} MB are refused by the upload itself "
-    "(server.maxUploadSize in .streamlit/config.toml).",
+    "(server.maxUploadSize in .streamlit/config.toml).", disabled=not can_import,
 ) or []
+if not can_import:
+    roles.read_only_note("import")
 history = im.import_history(ctx.conn)
 loaded_ids = set(history.loc[history["status"] == "loaded", "import_id"].astype(int))
 done_state = _state(DONE_STATE)
@@ -523,7 +527,7 @@ else:
             f"{pd.Timestamp(row.created_at):%Y-%m-%d %H:%M} UTC"
             + ("" if row.status == "loaded" else " · undone")
         )
-        if row.status == "loaded":
+        if row.status == "loaded" and can_import:
             with c2.popover("Undo", icon=":material/undo:", key=f"imp_undo_pop_{iid}"):
                 st.write(
                     f"This removes what import #{iid} added and puts back the records it changed. "
@@ -531,7 +535,7 @@ else:
                 )
                 if st.button(f"Yes, undo import #{iid}", key=f"imp_undo_{iid}", type="primary"):
                     try:
-                        im.undo_import(ctx.conn, iid)
+                        im.undo_import(ctx.conn, iid, actor=ctx.actor)
                     except RelmarkError as exc:
                         st.error(_clean(str(exc)), icon=":material/block:")
                     else:
@@ -558,17 +562,21 @@ st.write(
     "definitions and the audit log are kept."
 )
 c1, c2 = st.columns(2)
-with c1, st.popover("Reset to demo data", icon=":material/restart_alt:"):
+is_admin = roles.may(Role.ADMIN)
+if not is_admin:
+    roles.read_only_note("reset or empty the store", needs=Role.ADMIN)
+with c1, st.popover("Reset to demo data", icon=":material/restart_alt:", disabled=not is_admin):
     st.write("This replaces **all** customers, orders and feedback with the demo shop.")
-    if st.button("Yes, reset to demo data", key="data_reset_demo", type="primary"):
+    if is_admin and st.button("Yes, reset to demo data", key="data_reset_demo", type="primary"):
         bar = st.progress(0.0, text="Building the demo shop…")
-        demo.load_demo(ctx.conn, progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
+        demo.load_demo(ctx.conn, actor=ctx.actor,
+                       progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
         st.session_state["data_flash"] = "The demo shop was loaded."
         st.rerun()
-with c2, st.popover("Start empty", icon=":material/delete_sweep:"):
+with c2, st.popover("Start empty", icon=":material/delete_sweep:", disabled=not is_admin):
     st.write("This removes **all** customers, orders and feedback. It cannot be undone.")
-    if st.button("Yes, start empty", key="data_start_empty", type="primary"):
-        demo.clear_shop_data(ctx.conn)
+    if is_admin and st.button("Yes, start empty", key="data_start_empty", type="primary"):
+        demo.clear_shop_data(ctx.conn, actor=ctx.actor)
         st.session_state["data_flash"] = "The store is now empty. Import your exports to begin."
         st.rerun()
 if msg := st.session_state.pop("data_flash", None):

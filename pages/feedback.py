@@ -18,6 +18,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from relmark_core import store, text_themes
+from relmark_core.auth import Role
 from relmark_core.errors import RelmarkError
 from relmark_core.feedback_followup import (
     FOLLOWUP_STATUSES,
@@ -49,7 +50,7 @@ from relmark_core.metrics.feedback import (
     theme_changes,
 )
 from relmark_core.periods import DEFAULT_GRAIN, GRAINS, Grain
-from relmark_ui import compute, current
+from relmark_ui import compute, current, roles
 from relmark_ui.context import Filters
 from relmark_ui.tables import (
     chart_text,
@@ -663,6 +664,9 @@ def _mark_form(rec: dict[str, Any]) -> None:
     st.markdown(shown)
     if note:
         st.text(f"Note: {note}")
+    if not roles.may(Role.EDITOR):
+        roles.read_only_note("mark follow-ups")
+        return
     st.session_state.setdefault(STATUS_KEY, status if status in FOLLOWUP_STATUSES else "contacted")
     st.session_state.setdefault(NOTE_KEY, note or "")
     st.radio("Mark as", list(FOLLOWUP_STATUSES), key=STATUS_KEY, horizontal=True,
@@ -686,7 +690,8 @@ def _save_clicked() -> str | None:
         return None
     status = str(st.session_state.get(STATUS_KEY, FOLLOWUP_STATUSES[0]))
     try:
-        mark_followup(ctx.conn, rid, status, note=str(st.session_state.get(NOTE_KEY, "")))
+        mark_followup(ctx.conn, rid, status, note=str(st.session_state.get(NOTE_KEY, "")),
+                      actor=ctx.actor)
     except RelmarkError as exc:
         return str(exc)
     st.session_state[FLASH] = f"Marked {STATUS_LABELS.get(status, status).lower()}."

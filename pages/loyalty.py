@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from relmark_core.auth import Role
 from relmark_core.errors import RelmarkError
 from relmark_core.loyalty import (
     LoyaltyProgram,
@@ -39,7 +40,7 @@ from relmark_core.loyalty.model import BONUS_EVENTS, CAP_PERIODS, TIER_PERIODS
 from relmark_core.loyalty.simulate import DEFAULT_REDEMPTION_RATE
 from relmark_core.metrics.definitions import definition
 from relmark_core.periods import DateRange, preset_range
-from relmark_ui import compute, current
+from relmark_ui import compute, current, roles
 from relmark_ui.tables import chart_text, count_column, money_column, plain
 from relmark_ui.widgets import fmt_money, fmt_share, metric_card, url_choice, url_text
 
@@ -301,6 +302,9 @@ def program_view() -> None:
 
 def save_form() -> None:
     st.subheader("Save as a version")
+    if not roles.may(Role.EDITOR):
+        roles.read_only_note("save program versions")
+        return
     done = posted_through(ctx.conn)
     if active is None:
         default = _replay_range().start
@@ -313,11 +317,12 @@ def save_form() -> None:
         make_active = st.checkbox("Make it the active program", value=True, key="loy_save_activate")
         if st.form_submit_button("Save version", type="primary", key="loy_save"):
             try:
-                v = save_version(ctx.conn, draft, starts_on=starts, activate=make_active)
+                v = save_version(ctx.conn, draft, starts_on=starts, activate=make_active,
+                                 actor=ctx.actor)
                 note = f"Saved version {v.version_id} ({v.status}). {v.changes}"
                 if make_active:
                     with st.spinner("Posting the member ledger…"):
-                        note += " " + post_ledger(ctx.conn).message
+                        note += " " + post_ledger(ctx.conn, actor=ctx.actor).message
                 st.session_state[FLASH_KEY] = note
                 st.rerun()
             except RelmarkError as exc:
@@ -473,9 +478,9 @@ def members_view() -> None:
     c1.caption(f"Active: **{plain(active.name)}** (version {active.version_id}, from "
                f"{active.starts_on:%-d %b %Y}). Ledger posted through "
                f"{done.strftime('%-d %b %Y') if done else 'never'}.")
-    if c2.button("Update the ledger", key="loy_post"):
+    if roles.may(Role.EDITOR) and c2.button("Update the ledger", key="loy_post"):
         try:
-            st.session_state[FLASH_KEY] = post_ledger(ctx.conn).message
+            st.session_state[FLASH_KEY] = post_ledger(ctx.conn, actor=ctx.actor).message
             st.rerun()
         except RelmarkError as exc:
             st.error(str(exc))

@@ -9,6 +9,7 @@ from typing import Any
 
 import streamlit as st
 
+from relmark_core.auth import Role
 from relmark_core.errors import RelmarkError
 from relmark_core.metrics.definitions import definition
 from relmark_core.offers import (
@@ -42,7 +43,7 @@ from relmark_core.offers.saved import member_tokens
 from relmark_core.privacy.reach import EXCLUDED_HELP
 from relmark_core.reports import today_utc
 from relmark_core.segments import list_segments
-from relmark_ui import compute, current
+from relmark_ui import compute, current, roles
 from relmark_ui.widgets import fmt_money, fmt_share, metric_card, url_choice
 
 VIEWS = {"create": "Create an offer", "offers": "Offers and results"}
@@ -168,9 +169,11 @@ def _create() -> None:
         st.text(render_message(offer.message, values, offer.fallbacks))
     else:
         st.caption("The segment has no members today.")
-    if st.button("Save offer", key="of_save", type="primary"):
+    if not roles.may(Role.EDITOR):
+        roles.read_only_note("save offers")
+    elif st.button("Save offer", key="of_save", type="primary"):
         try:
-            saved = save_offer(ctx.conn, offer)
+            saved = save_offer(ctx.conn, offer, actor=ctx.actor)
         except RelmarkError as exc:
             st.error(str(exc))
             return
@@ -255,24 +258,29 @@ def _offers() -> None:
             _plan_cards(saved.offer, saved.holdout_seed, oid)
         except RelmarkError as exc:
             st.error(str(exc))
-        if st.button("Launch", key="of_launch", type="primary",
+        if not roles.may(Role.EDITOR):
+            roles.read_only_note("launch offers")
+        elif st.button("Launch", key="of_launch", type="primary",
                      help="Freezes the audience, holdout and codes. Launching twice does "
                      "nothing more."):
             try:
-                res = launch_offer(ctx.conn, oid, as_of=today, src=ctx.src)
+                res = launch_offer(ctx.conn, oid, as_of=today, src=ctx.src, actor=ctx.actor)
             except RelmarkError as exc:
                 st.error(str(exc))
                 return
             st.session_state["_of_done"] = res.message
             st.rerun()
         return
-    reason = st.text_input("Reason (recorded)", key="of_reason")
-    if saved.status == "running" and st.button("Cancel offer", key="of_cancel"):
-        cancel_offer(ctx.conn, oid, reason=reason)
+    can_edit = roles.may(Role.EDITOR)
+    if not can_edit:
+        roles.read_only_note("cancel or re-open offers")
+    reason = st.text_input("Reason (recorded)", key="of_reason") if can_edit else ""
+    if saved.status == "running" and can_edit and st.button("Cancel offer", key="of_cancel"):
+        cancel_offer(ctx.conn, oid, reason=reason, actor=ctx.actor)
         st.session_state["_of_done"] = "Offer cancelled."
         st.rerun()
-    if saved.status == "cancelled" and st.button("Re-open offer", key="of_reopen"):
-        reopen_offer(ctx.conn, oid, reason=reason)
+    if saved.status == "cancelled" and can_edit and st.button("Re-open offer", key="of_reopen"):
+        reopen_offer(ctx.conn, oid, reason=reason, actor=ctx.actor)
         st.session_state["_of_done"] = "Offer re-opened."
         st.rerun()
     _exports(oid)

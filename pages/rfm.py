@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from relmark_core.auth import Role
 from relmark_core.errors import RelmarkError
 from relmark_core.metrics.definitions import COUNTED_ORDER, NET_REVENUE, RFM_AS_OF, definition
 from relmark_core.metrics.rfm import (
@@ -35,7 +36,7 @@ from relmark_core.metrics.rfm import (
     unmatched_warning,
     unused_scores_warning,
 )
-from relmark_ui import compute, current
+from relmark_ui import compute, current, roles
 from relmark_ui.tables import (
     chart_text,
     compact_money,
@@ -270,25 +271,29 @@ elif changed and pending is not None:
     for note in notes:
         st.warning(plain(note), icon=":material/rule:")
 
+can_edit = roles.may(Role.EDITOR)
+if not can_edit:
+    roles.read_only_note("change the groups")
 b1, b2, _ = st.columns([1, 1.3, 3])
-if b1.button("Save groups", key="rfm_save", type="primary", disabled=not changed,
+if b1.button("Save groups", key="rfm_save", type="primary", disabled=not changed or not can_edit,
              icon=":material/save:"):
     if pending is not None:
         try:
-            save_groups(ctx.conn, pending)
+            save_groups(ctx.conn, pending, actor=ctx.actor)
         except RelmarkError as exc:
             st.error(str(exc))
         else:
             _start_editor_afresh(f"Saved {len(pending)} groups. The grid and table use them now.")
 is_default = groups == DEFAULT_GROUPS and not changed
-with b2.popover("Reset to defaults", icon=":material/restart_alt:", disabled=is_default,
+with b2.popover("Reset to defaults", icon=":material/restart_alt:",
+                disabled=is_default or not can_edit,
                 key="rfm_reset"):
     st.write(
         f"This replaces your groups with the {len(DEFAULT_GROUPS)} shipped groups (Champions, "
         "Loyal, … Lost). Your edits are lost."
     )
     if st.button("Yes, reset to defaults", key="rfm_reset_yes", type="primary"):
-        reset_groups(ctx.conn)
+        reset_groups(ctx.conn, actor=ctx.actor)
         _start_editor_afresh("The default groups are back.")
 if flash := st.session_state.pop(FLASH, None):
     st.success(flash, icon=":material/check_circle:")

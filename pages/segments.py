@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from relmark_core.auth import Role
 from relmark_core.errors import RelmarkError
 from relmark_core.metrics.definitions import definition
 from relmark_core.periods import DateRange
@@ -47,7 +48,7 @@ from relmark_core.segments import (
 )
 from relmark_core.segments.compile import value_options
 from relmark_core.segments.model import LIKELY_MAX_TOP, LIKELY_TOP, starter_condition
-from relmark_ui import compute, current
+from relmark_ui import compute, current, roles
 from relmark_ui.widgets import (
     metric_card,
     select_segment,
@@ -408,12 +409,15 @@ def _text(where: Any, label: str, key: str, placeholder: str) -> str:
 def _saved_actions(d: SegmentDefinition) -> None:
     """Save as new; and for a saved segment: save changes, rename, duplicate, delete. Errors
     (a name in use, an empty name) show next to the button."""
+    if not roles.may(Role.EDITOR):
+        roles.read_only_note("save segments")
+        return
     st.markdown("#### Save")
     a, b = st.columns([2, 1], vertical_alignment="bottom")
     name = _text(a, "Name", "sg_name", "e.g. German coffee promoters")
     if b.button("Save as new", key="sg_save", type="primary", icon=":material/save:"):
         try:
-            new = save_segment(ctx.conn, name, d)
+            new = save_segment(ctx.conn, name, d, actor=ctx.actor)
         except RelmarkError as exc:
             st.error(str(exc))
         else:
@@ -425,14 +429,14 @@ def _saved_actions(d: SegmentDefinition) -> None:
     if c1.button("Save changes", key="sg_update", disabled=d == seg.definition,
                  help="Replace the saved conditions with the ones above"):
         try:
-            update_segment(ctx.conn, seg.segment_id, d)
+            update_segment(ctx.conn, seg.segment_id, d, actor=ctx.actor)
         except RelmarkError as exc:
             st.error(str(exc))
         else:
             _done(f"Saved the changes to “{seg.name}”.")
     if c2.button("Duplicate", key="sg_duplicate"):
         try:
-            copy = duplicate_segment(ctx.conn, seg.segment_id)
+            copy = duplicate_segment(ctx.conn, seg.segment_id, actor=ctx.actor)
         except RelmarkError as exc:
             st.error(str(exc))
         else:
@@ -440,13 +444,14 @@ def _saved_actions(d: SegmentDefinition) -> None:
     with c3.popover("Delete…"):
         st.write(f"Delete “{seg.name}”? Links to it will say it no longer exists.")
         if st.button("Delete for good", key="sg_delete", type="primary"):
-            delete_segment(ctx.conn, seg.segment_id)
+            delete_segment(ctx.conn, seg.segment_id, actor=ctx.actor)
             _done(f"Deleted “{seg.name}”.", select=None)
     a, b = st.columns([2, 1], vertical_alignment="bottom")
     new_name = _text(a, "New name", "sg_rename_to", seg.name)
     if b.button("Rename", key="sg_rename"):
         try:
-            renamed = rename_segment(ctx.conn, seg.segment_id, new_name)
+            renamed = rename_segment(ctx.conn, seg.segment_id, new_name,
+                                     actor=ctx.actor)
         except RelmarkError as exc:
             st.error(str(exc))
         else:

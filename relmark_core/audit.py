@@ -34,6 +34,7 @@ __all__ = [
     "count_entries",
     "actors",
     "actions",
+    "span",
     "entries_csv",
     "export_csv",
     "export_file_name",
@@ -172,6 +173,18 @@ def actions(conn: duckdb.DuckDBPyConnection, *, actor: str = DEFAULT_ACTOR) -> l
     """Every kind of change in the log, A-Z (for the filter); admins only."""
     auth.require(conn, actor, auth.Role.ADMIN, _READ_WHAT)
     return _distinct(conn, "action")
+
+
+def span(
+    conn: duckdb.DuckDBPyConnection, *, actor: str = DEFAULT_ACTOR
+) -> tuple[date, date] | None:
+    """The first and last UTC day with an entry (None while the log is empty); admins only."""
+    auth.require(conn, actor, auth.Role.ADMIN, _READ_WHAT)
+    rows = conn.execute(
+        "SELECT CAST(min(logged_at) AS DATE), CAST(max(logged_at) AS DATE) FROM audit_log"
+    ).fetchall()
+    first, last = rows[0]
+    return None if first is None else (first, last)
 
 
 def entries_csv(df: pd.DataFrame) -> bytes:
