@@ -602,10 +602,14 @@ if upgraded := store.get_meta(ctx.conn, migrations.LAST_UPGRADE_KEY):
     st.info(_clean(upgraded), icon=":material/upgrade:")
 if flash := st.session_state.pop(RESTORE_FLASH, None):
     st.success(_clean(flash), icon=":material/check_circle:")
+may_back_up = roles.may(Role.ADMIN)
+if not may_back_up:
+    roles.read_only_note("make or restore backups", needs=Role.ADMIN)
 b1, b2 = st.columns(2)
 with b1:
     st.markdown("**Download a backup**")
-    if st.button("Prepare a backup", key="bk_prepare", icon=":material/archive:"):
+    if st.button("Prepare a backup", key="bk_prepare", icon=":material/archive:",
+                 disabled=not may_back_up):
         bar, update = _bar(st, "Preparing the backup…")
         name = backup.backup_file_name()
         with tempfile.TemporaryDirectory(prefix="relmark-download-") as tmp:
@@ -634,7 +638,7 @@ with b2:
     round_no = int(st.session_state.get(UPLOAD_ROUND, 0))
     restore_file = st.file_uploader(
         "Backup file to restore (.zip made by Relmark)", type=["zip"],
-        key=f"bk_upload_{round_no}",
+        key=f"bk_upload_{round_no}", disabled=not may_back_up,
         help="Relmark checks the whole file first and says what it will replace; nothing "
         "changes until you confirm.",
     )

@@ -9,14 +9,19 @@ sign in is not part of a shop's data, and their password hashes do not belong in
 
 Restoring validates the whole file first (zip, manifest, checksums, row counts, known tables,
 schema version not newer) and refuses a damaged or foreign file with the database untouched.
-The backup's tables are loaded into a staging database in their own (possibly older) shapes and
-upgraded there by :mod:`relmark_core.migrations`; then ONE transaction replaces the store's
-tables with them. Two safety rules hold across a restore:
+The database as it is is saved next to it (``backups/relmark-<time>-before-restore.zip``). The
+backup's tables are loaded into a staging database (a temporary file ATTACHed to the
+connection) and upgraded there by :mod:`relmark_core.migrations` when the backup is older; then
+ONE transaction replaces the store's tables with the staged ones. Safety rules across a restore:
 
 - the suppression list and the erasure records (tables named ``suppression*``, ``erased*``,
   ``erasure*``) are merged with the backup's (union), never dropped, so a restore cannot bring
   back a suppressed address or make an erased person importable again;
-- the audit log keeps all its rows (the backup's are merged in) plus a "backup restored" entry.
+- anyone erased here (or in the backup) whose records the backup still holds — a backup made
+  before the erasure — is erased again in the staging copy (this install's salt is kept), so
+  the restore does not bring them back;
+- the audit log keeps all its rows (the backup's are merged in) plus a "backup restored" entry;
+- ids handed out by sequences are never reused (each continues after the larger value).
 """
 
 from __future__ import annotations
