@@ -63,7 +63,15 @@ from relmark_ui.tables import (
     money_column,
     plain,
 )
-from relmark_ui.widgets import fmt_money, fmt_share, url_choice
+from relmark_ui.widgets import (
+    fmt_money,
+    fmt_share,
+    is_locked,
+    sync_from_url,
+    url_choice,
+    url_number,
+    write_url,
+)
 
 TABS = {"cohorts": "Cohort retention", "churn": "Churn", "value": "Lifetime value"}
 DEFAULT_TAB = "cohorts"
@@ -88,6 +96,8 @@ FITTED_KEY = "ret_fitted"  # set by "Fit model"; the fit itself is cached per da
 LAST_CLICK_KEY = "ret_last_click"
 CELL_COHORT_KEY = "ret_cell_cohort"
 CELL_PERIOD_KEY = "ret_cell_period"
+CELL_COHORT_PARAM, CELL_PERIOD_PARAM = "cell_cohort", "cell_period"  # the chosen cell, in the URL
+FIT_PARAM = "fit"  # 1 once "Fit model" was pressed, so a link shows the predictions
 ROW_PX = 26  # heatmap row height
 HEATMAP_MIN_HEIGHT = 320
 CHART_HEIGHT = 380
@@ -320,8 +330,11 @@ def _cell_customers(res: RetentionResult, q: RetentionQuery, mode: Mode, event: 
     st.subheader("Customers in a cell")
     cohorts = list(res.cohorts["cohort"])
     periods = list(range(res.periods))
+    sync_from_url(CELL_COHORT_KEY, CELL_COHORT_PARAM, str)
+    sync_from_url(CELL_PERIOD_KEY, CELL_PERIOD_PARAM, int)
+    locked = is_locked(CELL_COHORT_PARAM)
     click = _clicked(event)
-    if click is not None and click != st.session_state.get(LAST_CLICK_KEY):
+    if click is not None and click != st.session_state.get(LAST_CLICK_KEY) and not locked:
         st.session_state[LAST_CLICK_KEY] = click
         st.session_state[CELL_COHORT_KEY], st.session_state[CELL_PERIOD_KEY] = click
     if st.session_state.get(CELL_COHORT_KEY) not in cohorts:
@@ -330,9 +343,11 @@ def _cell_customers(res: RetentionResult, q: RetentionQuery, mode: Mode, event: 
         st.session_state[CELL_PERIOD_KEY] = None
     c1, c2, _ = st.columns([1, 1, 2])
     cohort = c1.selectbox("Cohort", cohorts, key=CELL_COHORT_KEY, placeholder="Pick a cohort",
-                          help=definition("cohort_size").help)
+                          help=definition("cohort_size").help, disabled=locked)
     period = c2.selectbox("Period", periods, key=CELL_PERIOD_KEY, placeholder="Pick a period",
-                          help=COHORT)
+                          help=COHORT, disabled=locked)
+    write_url(CELL_COHORT_PARAM, None if cohort is None else str(cohort))
+    write_url(CELL_PERIOD_PARAM, None if period is None else str(period))
     if cohort is None or period is None:
         st.caption("Click a cell of the heatmap, or pick a cohort and a period, to list its "
                    "customers.")
@@ -488,22 +503,11 @@ def cohort_section() -> None:
 
 def _churn_days_input(suggested: int, where: Any) -> int:
     """The churn N, prefilled with the suggestion and kept in the URL while it differs."""
-    if CHURN_DAYS_KEY not in st.session_state:
-        raw = st.query_params.get(CHURN_DAYS_PARAM)
-        value = suggested
-        if raw is not None and raw.isdigit() and 1 <= int(raw) <= MAX_CHURN_DAYS:
-            value = int(raw)
-        st.session_state[CHURN_DAYS_KEY] = value
-    days = int(where.number_input(
-        definition("churn_days").label, min_value=1, max_value=MAX_CHURN_DAYS, step=1,
-        key=CHURN_DAYS_KEY, help=definition("churn_days").help,
-    ))
-    if days == suggested:
-        if CHURN_DAYS_PARAM in st.query_params:
-            del st.query_params[CHURN_DAYS_PARAM]
-    elif st.query_params.get(CHURN_DAYS_PARAM) != str(days):
-        st.query_params[CHURN_DAYS_PARAM] = str(days)
-    return days
+    return url_number(
+        definition("churn_days").label, key=CHURN_DAYS_KEY, param=CHURN_DAYS_PARAM,
+        default=suggested, min_value=1, max_value=MAX_CHURN_DAYS,
+        help=definition("churn_days").help, where=where,
+    )
 
 
 def churn_chart(rates: pd.DataFrame, days: int, grain: Grain) -> go.Figure:
@@ -805,8 +809,10 @@ def value_section() -> None:
         default=DEFAULT_HORIZON_DAYS, format_func=_horizon_label, where=p1,
         help="How far ahead to predict orders and value.",
     )
+    sync_from_url(FITTED_KEY, FIT_PARAM, lambda raw: raw == "1")
     if p2.button("Fit model", key="ret_fit", type="primary", icon=":material/model_training:"):
         st.session_state[FITTED_KEY] = True
+    write_url(FIT_PARAM, "1" if st.session_state.get(FITTED_KEY) else None)
     if not st.session_state.get(FITTED_KEY):
         st.caption("Press **Fit model** to predict each customer's orders and value (it takes a "
                    "few seconds on a large shop).")

@@ -170,3 +170,27 @@ def test_customer_links_keep_the_profile_tab_and_the_list_page(app_db: Path) -> 
     assert problems(profile) == []
     assert profile.session_state["cu_profile_tab"] == "Feedback"
     assert "profile_tab=feedback" in _links(profile)[0]
+
+
+def test_retention_links_keep_the_chosen_cell_the_churn_days_and_the_fit(app_db: Path) -> None:
+    at = open_page("pages/retention.py", {"by": "month"})
+    cohort = at.selectbox(key="ret_cell_cohort").options[0]
+    at.selectbox(key="ret_cell_cohort").set_value(cohort)
+    at.selectbox(key="ret_cell_period").set_value(1).run()
+    assert problems(at) == []
+    assert (_qp(at, "cell_cohort"), _qp(at, "cell_period")) == (cohort, "1")
+
+    again = open_page("pages/retention.py", {"by": "month", "cell_cohort": cohort,
+                                             "cell_period": "1"})
+    assert problems(again) == []
+    assert again.selectbox(key="ret_cell_cohort").value == cohort
+    assert again.selectbox(key="ret_cell_period").value == 1
+
+    churn = open_page("pages/retention.py", {"tab": "churn", "churn_days": "45"})
+    assert problems(churn) == []
+    assert churn.number_input(key="ret_churn_days").value == 45
+
+    value = open_page("pages/retention.py", {"tab": "value", "fit": "1"})
+    assert problems(value) == []
+    assert not any("Press **Fit model**" in str(c.value) for c in value.caption)
+    assert _qp(value, "fit") == "1"
