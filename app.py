@@ -19,6 +19,7 @@ PAGES = [
     st.Page("pages/automations.py", title="Automations", icon=":material/bolt:"),
     st.Page("pages/dashboards.py", title="Dashboards", icon=":material/bookmarks:"),
     st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
+    st.Page("pages/privacy.py", title="Privacy", icon=":material/privacy_tip:"),
     st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
     st.Page("pages/team.py", title="Team", icon=":material/badge:"),
     st.Page("pages/audit.py", title="Audit log", icon=":material/history:"),

@@ -24,6 +24,7 @@ from relmark_core.privacy.reach import Channel
 __all__ = [
     "EARLIER_IMPORT_SOURCE",
     "CHANNEL_LABELS",
+    "STATUS_HELP",
     "WITHDRAWN_STATES",
     "OVERVIEW_COLUMNS",
     "SOURCE_COLUMNS",
@@ -43,6 +44,17 @@ CHANNEL_LABELS: dict[str, str] = {
     Channel.EMAIL.value: "Email",
     Channel.SMS.value: "SMS",
     Channel.ADS.value: "Ads (custom audiences)",
+}
+STATUS_HELP: dict[str, str] = {
+    "granted": "Customers who agreed to marketing on this channel, as the latest source Relmark "
+    "holds says (an import, the demo, or an earlier import's yes/no column for email).",
+    "withdrawn": "Customers who said no: they unsubscribed, withdrew consent or never "
+    "subscribed. They are left out of this channel's exports.",
+    "unknown": "Customers for whom no source says anything about this channel. Unknown counts "
+    "as no consent: they are left out of this channel's exports.",
+    "source": "Where the answer came from: the export it was imported from (e.g. Shopify "
+    "customers export), 'demo', or 'earlier import' (the single yes/no marketing column "
+    "Relmark kept before consent per channel).",
 }
 # The exports' words for someone who actively opted out (Klaviyo's consent columns): such a
 # person's address also goes on the suppression list. NEVER_SUBSCRIBED is only "no consent".

@@ -34,6 +34,8 @@ __all__ = [
     "Reason",
     "REASONS",
     "REASON_LABELS",
+    "REASON_HELP",
+    "LIST_HELP",
     "MANUAL_SOURCE",
     "UPLOAD_SOURCE",
     "MIN_PHONE_DIGITS",
@@ -67,6 +69,18 @@ REASON_LABELS: dict[str, str] = {
     "manual": "Added by hand",
     "uploaded": "Uploaded list",
 }
+REASON_HELP: dict[str, str] = {
+    "unsubscribed": "Addresses whose owner unsubscribed: added by hand, from an uploaded file, "
+    "or automatically when an import (e.g. Klaviyo's UNSUBSCRIBED state) says so.",
+    "complaint": "Addresses whose owner complained (marked a message as spam, asked to stop).",
+    "manual": "Addresses added by hand on this page without a more specific reason.",
+    "uploaded": "Addresses from an uploaded file without a reason column.",
+}
+LIST_HELP = (
+    "Email addresses and phone numbers never to contact. A customer with an address on this "
+    "list is left out of every export, offer and automation, on every channel, before consent "
+    "is even looked at. Starting empty or loading the demo shop keeps the list."
+)
 MANUAL_SOURCE = "added by hand"
 UPLOAD_SOURCE = "uploaded file"
 MIN_PHONE_DIGITS = 6
