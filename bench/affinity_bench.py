@@ -12,29 +12,31 @@ Relmark runs :func:`relmark_core.personalisation.affinity.affinity` (build the I
 compile, run, sort, to pandas); the SQL is what a careful analyst would write (a DISTINCT
 basket table, or first/last order per customer and product, joined to itself), also sorted and
 fetched as a DataFrame. Both must give the same pairs and numbers; they run in turns (best of
-5 each), so a busy moment on a shared machine hits both. Target: Relmark within 1.3x of the
-SQL where the SQL takes 0.5 s or more; below that, 1.3 x SQL + 250 ms (Ibis' fixed cost of
-building and compiling the query), with Relmark's absolute extra time in the note.
+7 each), so a busy moment on a shared machine hits both. Target, timing and the note as in
+bench/segments_bench.py (whose helpers this reuses): Relmark within 1.3x of the SQL where the
+SQL takes 0.5 s or more; below that, 1.3 x SQL + 250 ms (Ibis' fixed cost of building and
+compiling the query), with Relmark's extra time and the compile time in the note.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import duckdb
+import ibis
 import pandas as pd
-from common import arg_parser, demo_db, result
+from common import arg_parser, demo_db
+from segments_bench import _compile_s, _report, interleaved
 
 from relmark_core import source
 from relmark_core.metrics.common import NOT_COUNTED_STATUSES
-from relmark_core.personalisation.affinity import AFFINITY_COLUMNS, DEFAULT_MIN_COUNT, affinity
+from relmark_core.personalisation.affinity import (
+    AFFINITY_COLUMNS,
+    DEFAULT_MIN_COUNT,
+    affinity,
+    affinity_expr,
+)
 
-TARGET = 1.3
-SQL_FLOOR_S = 0.5
-OVERHEAD_BUDGET_S = 0.25
-REPEATS = 5
 COUNTED = f"o.status NOT IN ({', '.join(repr(s) for s in NOT_COUNTED_STATUSES)}) AND o.net > 0"
 
 _NUMBERS = """
@@ -84,36 +86,12 @@ pairs AS (
 """  # noqa: S608 - only the fixed status list is interpolated
 
 
-def interleaved(ours: Callable[[], Any], ref: Callable[[], Any], repeats: int = REPEATS
-                ) -> tuple[float, Any, float, Any]:
-    """Best times of two jobs run in turns, and their last results."""
-    best = [float("inf"), float("inf")]
-    out: list[Any] = [None, None]
-    for _ in range(repeats):
-        for i, fn in enumerate((ours, ref)):
-            t0 = time.perf_counter()
-            out[i] = fn()
-            best[i] = min(best[i], time.perf_counter() - t0)
-    return best[0], out[0], best[1], out[1]
-
-
 def _rows(df: pd.DataFrame) -> list[tuple[Any, ...]]:
     return [
         (str(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]),
          round(float(r[6]), 9), round(float(r[7]), 9), round(float(r[8]), 9))
         for r in df[list(AFFINITY_COLUMNS)].itertuples(index=False, name=None)
     ]
-
-
-def _report(task: str, n: int, ours: float, ref: float, note: str) -> None:
-    overhead = f"Relmark - SQL {(ours - ref) * 1000:.0f} ms"
-    if ref >= SQL_FLOOR_S:
-        result(task, n, ours, ref, str(TARGET), f"{note}; {overhead}")
-        return
-    allowed = (TARGET * ref + OVERHEAD_BUDGET_S) / ref
-    result(task, n, ours, ref, f"{allowed:.2f}",
-           f"{note}; SQL under {SQL_FLOOR_S} s, so target = 1.3 x SQL + "
-           f"{OVERHEAD_BUDGET_S * 1000:.0f} ms; {overhead}")
 
 
 def main() -> None:
@@ -134,7 +112,9 @@ def main() -> None:
             assert got == want, f"{mode}: Relmark's pairs differ from the SQL's"
             print(f"{mode}: {len(got)} pairs; relmark {ours_s:.3f} s, sql {ref_s:.3f} s, "
                   f"ratio {ours_s / ref_s:.2f}", flush=True)
-            _report(f"affinity_{mode}", n, ours_s, ref_s,
+            compile_s = _compile_s(lambda mode=mode: ibis.to_sql(affinity_expr(
+                src, level="product", mode=mode, min_count=DEFAULT_MIN_COUNT)))
+            _report(f"affinity_{mode}", n, ours_s, ref_s, compile_s,
                     f"{lines} lines, {len(got)} product pairs behind >= {DEFAULT_MIN_COUNT} "
                     f"{unit}")
 
