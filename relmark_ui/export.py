@@ -55,7 +55,7 @@ def current_page_name() -> str:
     if run is None:
         return ""
     pm = run.pages_manager
-    info = pm.get_pages().get(pm.current_page_script_hash) or {}
+    info: dict[str, Any] = dict(pm.get_pages().get(pm.current_page_script_hash) or {})
     script = str(info.get("script_path") or "")
     return Path(script).stem if script else ""
 
@@ -104,6 +104,11 @@ def export_panel(ctx: RerunContext) -> None:
                     data, name = _make(ctx, page, fmt, choices)
                 except RelmarkError as exc:
                     sb.error(str(exc), icon=":material/error:")
+                    continue
+                except ImportError as exc:  # an install that skipped requirements.txt
+                    sb.error(f"Making a {label} report needs the Python package "
+                             f"“{exc.name or 'fpdf2'}”. Install it with `pip install -r "
+                             "requirements.txt` and restart Relmark.", icon=":material/error:")
                     continue
                 except Exception:
                     ref = uuid.uuid4().hex[:8]

@@ -181,7 +181,7 @@ def _stamp(pdf: _Pdf, report: Report) -> None:
     pdf.text_block(report.title, TITLE_PT, bold=True)
     pdf.space(2)
     pdf.set_font(FONT, "", BODY_PT)
-    with pdf.table(col_widths=(28, 240), first_row_as_headings=False, line_height=5,
+    with pdf.table(col_widths=(36, 232), first_row_as_headings=False, line_height=5,
                    cell_fill_color=LIGHT, cell_fill_mode="COLUMNS", borders_layout="NONE",
                    text_align="LEFT", padding=1) as t:
         for label, value in report.stamp():

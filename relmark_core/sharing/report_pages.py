@@ -165,7 +165,7 @@ def overview(inp: ReportInputs) -> Built:
     series = revenue_over_time(inp.src, rng=f.rng, grain=grain, basis=basis, segment=f.segment)
     label = definition("revenue_ex_tax_shipping" if ex_parts else "revenue").label
     chart = ReportChart(
-        title="Revenue over time",
+        title=f"{label} by {grain}",
         kind="bar",
         x=tuple(str(p) for p in series["period"]),
         series=(Series(name=f"{label} ({cur.currency})", values=_series_values(series["revenue"])),),
