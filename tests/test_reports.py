@@ -90,6 +90,25 @@ def test_overview_headlines_and_chart(conn: duckdb.DuckDBPyConnection, shop: Sou
     assert r.choices == "Grouped by month; revenue with tax and shipping (net of refunds)"
 
 
+def test_page_choices_come_from_the_url_params(
+    conn: duckdb.DuckDBPyConnection, shop: Source
+) -> None:
+    """A saved view or a link opens a page with its URL settings; the report reads the same
+    ones (here Overview's ``basis=1`` and ``grain=quarter``), and ignores nonsense values."""
+    r = build_report("overview", _inputs(conn, shop, basis="1", grain="quarter"), now=NOW)
+    revenue = r.sections[0].headlines[2]
+    assert (revenue.label, revenue.value) == ("Net revenue excl. tax & shipping", "$180.00")
+    assert r.sections[0].notes == (
+        "Partial: 100% of orders came from a source without tax or shipping (e.g. a payment "
+        "processor); those count in full.",
+    )
+    assert r.sections[1].charts[0].x == ("2024-Q1",)
+    assert r.choices == "Grouped by quarter; revenue without tax and shipping"
+    odd = build_report("overview", _inputs(conn, shop, grain="fortnight"), now=NOW)
+    assert odd.sections[1].charts[0].x == ("2024-W09", "2024-W10", "2024-W11", "2024-W12",
+                                          "2024-W13")
+
+
 def test_stamp_states_filters_import_and_date(conn: duckdb.DuckDBPyConnection, shop: Source) -> None:
     r = build_report("overview", _inputs(conn, shop), now=NOW)
     assert dict(r.stamp()) == {

@@ -14,16 +14,13 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from relmark_core.sharing.report import Report, ReportChart, ReportTable, Section
+from relmark_core.sharing.report import CHART_COLOURS, Report, ReportChart, ReportTable, Section
 
 __all__ = ["render_html", "CHART_HEIGHT", "HEATMAP_ROW_PX"]
 
 CHART_HEIGHT = 380
 HEATMAP_ROW_PX = 24
 HEATMAP_MIN_HEIGHT = 320
-PURPLE = "#7c3aed"
-PALETTE = ["#7c3aed", "#ea580c", "#0891b2", "#16a34a", "#db2777", "#ca8a04", "#4b5563",
-           "#2563eb", "#9333ea", "#dc2626", "#65a30d", "#0d9488"]
 HEAT_SCALE = [[0, "#f5f3ff"], [0.5, "#a78bfa"], [1, "#4c1d95"]]
 _TICKS = {"share": ".0%", "money": ",.2f", "number": ",.4~g"}
 _HOVER = {"share": ".1%", "money": ",.2f", "number": ",.1f"}
@@ -104,7 +101,7 @@ def figure(chart: ReportChart) -> go.Figure:
         height = max(HEATMAP_MIN_HEIGHT, HEATMAP_ROW_PX * len(rows) + 110)
     else:
         for i, s in enumerate(chart.series):
-            colour = PALETTE[i % len(PALETTE)]
+            colour = CHART_COLOURS[i % len(CHART_COLOURS)]
             common: dict[str, Any] = {
                 "x": x, "y": list(s.values), "name": _e(s.name),
                 "hovertemplate": "%{x}: %{y:" + hover + "}<extra>" + _e(s.name) + "</extra>",

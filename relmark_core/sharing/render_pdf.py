@@ -29,6 +29,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from relmark_core.sharing.report import (  # noqa: E402
+    CHART_COLOURS,
     Headline,
     Report,
     ReportChart,
@@ -50,9 +51,6 @@ CHART_WIDTH_IN, CHART_HEIGHT_IN, CHART_DPI = 10.0, 3.6, 150
 HEATMAP_ROW_IN = 0.22
 MAX_CHART_HEIGHT_IN = 6.5
 MAX_TICK_LABELS = 30
-PURPLE = "#7c3aed"
-PALETTE = ["#7c3aed", "#ea580c", "#0891b2", "#16a34a", "#db2777", "#ca8a04", "#4b5563",
-           "#2563eb", "#9333ea", "#dc2626", "#65a30d", "#0d9488"]
 GREY = (75, 85, 99)
 LIGHT = (245, 243, 255)
 HEADINGS = FontFace(emphasis="BOLD", fill_color=(237, 233, 254))
@@ -102,7 +100,7 @@ def _xy(fig: Figure, chart: ReportChart) -> None:
     width = 0.8 / n
     for i, s in enumerate(chart.series):
         ys = [float("nan") if v is None else float(v) for v in s.values]
-        colour = PALETTE[i % len(PALETTE)]
+        colour = CHART_COLOURS[i % len(CHART_COLOURS)]
         if chart.kind == "bar":
             offset = (i - (n - 1) / 2) * width
             ax.bar([p + offset for p in positions], ys, width=width, color=colour, label=s.name)

@@ -30,6 +30,7 @@ from relmark_core.source import Source
 __all__ = [
     "MAX_TABLE_ROWS",
     "MAX_TEXT_CHARS",
+    "CHART_COLOURS",
     "ColumnKind",
     "ReportFilters",
     "ReportInputs",
@@ -62,6 +63,9 @@ DASH = "—"
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "CAD": "CA$", "AUD": "A$"}
 WHEN_FORMAT = "%-d %b %Y %H:%M UTC"
 DATE_FORMAT = "%-d %b %Y"
+CHART_COLOURS = ("#7c3aed", "#ea580c", "#0891b2", "#16a34a", "#db2777", "#ca8a04", "#4b5563",
+                 "#2563eb", "#9333ea", "#dc2626", "#65a30d", "#0d9488")
+"""Series colours, in order, for both renderers (the app's purple first)."""
 
 ColumnKind = Literal["text", "count", "money", "share", "number", "date", "when"]
 ChartKind = Literal["bar", "line", "heatmap"]
