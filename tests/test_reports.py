@@ -282,3 +282,23 @@ def test_sidebar_panel_makes_the_file_on_request(app_db: Path) -> None:
     assert problems(at) == []
     labels = [d.proto.label for d in at.get("download_button")]
     assert len(labels) == 1 and labels[0].startswith("Download HTML (")
+
+
+def test_cli_exports_a_saved_view(tmp_path: Path) -> None:
+    from relmark_core.sharing.views import save_view
+
+    db = tmp_path / "shop.duckdb"
+    with store.open_db(db) as c:
+        add_customer(c, "c1", orders=[order("2024-03-05", 100), order("2024-03-06", 40)])
+        view = save_view(c, "March by month", "overview", {
+            "range": "custom", "start": "2024-03-01", "end": "2024-04-01", "as_of": "2024-03-31",
+            "compare": "0", "grain": "month"})
+    out = tmp_path / "view.pdf"
+    assert cli.main(["--db", str(db), "export-report", "--view", str(view.view_id),
+                     "--out", str(out)]) == 0
+    text, _ = _pdftotext(out.read_bytes(), tmp_path)
+    assert "Period 01 Mar 2024 – 31 Mar 2024 · as of 31 Mar 2024 · all customers" in text
+    assert "Grouped by month" in text
+    assert "$140.00" in text
+    assert cli.main(["--db", str(db), "export-report", "--view", "999", "--out",
+                     str(out)]) == 3

@@ -6,32 +6,39 @@
 ``--start``/``--end`` as in ``report kpis`` (end exclusive; either side defaults to the data's
 first/last day); without both, the app's default range (the last 90 days to the as-of date).
 ``--param NAME=VALUE`` sets a page choice exactly as the page's URL does (``tab=churn``).
+``--view ID`` exports a saved view: its page with its settings (relative ranges count back
+from the view's as-of date, or today). The analytics source is the one ``report`` reads.
 """
 
 from __future__ import annotations
 
 import argparse
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 
-from relmark_core import errors, source
+from relmark_core import errors, source, warehouse
 from relmark_core.errors import InputRefused
 from relmark_core.metrics.kpis import data_span
-from relmark_core.periods import DEFAULT_PRESET, parse_date, preset_range
+from relmark_core.periods import DEFAULT_PRESET, PRESETS, DateRange, parse_date, preset_range
 from relmark_core.reports import range_args, today_utc
 from relmark_core.segments import SegmentFilter, get_segment
-from relmark_core.sharing.report import ReportFilters, ReportInputs
+from relmark_core.sharing.report import Report, ReportFilters, ReportInputs
 from relmark_core.sharing.report_pages import REPORT_PAGES, build_report
+from relmark_core.sharing.views import get_view
 
-__all__ = ["add_arguments", "run", "EXPORT_FORMATS"]
+__all__ = ["add_arguments", "run", "filters_from_params", "EXPORT_FORMATS"]
 
 EXPORT_FORMATS = ("pdf", "html")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--page", required=True, choices=list(REPORT_PAGES), help="the page to export")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--page", choices=list(REPORT_PAGES), help="the page to export")
+    which.add_argument("--view", type=int, metavar="ID",
+                       help="a saved view's id (Dashboards page): its page with its settings")
     p.add_argument("--format", choices=EXPORT_FORMATS, default="pdf")
     p.add_argument("--out", required=True, help="file to write")
     p.add_argument("--start", help="first day, inclusive (YYYY-MM-DD)")
@@ -54,9 +61,56 @@ def _choices(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def run(conn: duckdb.DuckDBPyConnection, args: argparse.Namespace, src: source.Source | None = None) -> int:
+def filters_from_params(
+    src: source.Source, conn: duckdb.DuckDBPyConnection, params: Mapping[str, str]
+) -> ReportFilters:
+    """The sidebar's filters a view's URL settings mean (``range``, ``start``, ``end``,
+    ``as_of``, ``compare``, ``segment``), read the way the sidebar reads them."""
+    as_of = parse_date(params["as_of"], field="as-of date") if params.get("as_of") else today_utc()
+    preset = params.get("range") or DEFAULT_PRESET
+    if preset == "custom" and params.get("start") and params.get("end"):
+        rng = DateRange(start=parse_date(params["start"], field="start date"),
+                        end=parse_date(params["end"], field="end date"))
+    else:
+        preset = preset if preset in PRESETS and preset != "custom" else DEFAULT_PRESET
+        first = data_span(src)[0] if preset == "all_time" else None
+        rng = preset_range(preset, as_of=as_of, first_day=first)
+    raw = params.get("segment", "")
+    return ReportFilters(rng=rng, as_of=as_of, compare=params.get("compare") != "0",
+                         preset=preset, segment=_segment(conn, int(raw), as_of) if raw.isdigit() else None)
+
+
+def _segment(conn: duckdb.DuckDBPyConnection, segment_id: int, as_of: date) -> SegmentFilter:
+    seg = get_segment(conn, segment_id)
+    return SegmentFilter(segment_id=seg.segment_id, name=seg.name, definition=seg.definition,
+                         as_of=as_of)
+
+
+def _source(conn: duckdb.DuckDBPyConnection, args: argparse.Namespace) -> tuple[source.Source, str | None]:
+    """The analytics source ``--source`` (or the configured one) names; else the local store."""
+    url = getattr(args, "source", None) or warehouse.configured_url()
+    if not url:
+        return source.from_duckdb(conn), None
+    mapping = (warehouse.load_mapping(args.source_mapping) if getattr(args, "source_mapping", None)
+               else warehouse.configured_mapping())
+    wsrc = warehouse.connect(url, mapping=mapping, state=conn)
+    return wsrc, wsrc.label
+
+
+def run(conn: duckdb.DuckDBPyConnection, args: argparse.Namespace) -> int:
     """Write the report file; print its path."""
-    src = src or source.from_duckdb(conn)
+    src, label = _source(conn, args)
+    if args.view is not None:
+        view = get_view(conn, args.view)
+        if view.page not in REPORT_PAGES:
+            raise InputRefused(
+                f"The saved view {args.view} shows the page '{view.page}', which has no report "
+                f"yet. Pages with reports: {', '.join(REPORT_PAGES)}."
+            )
+        choices = {**view.params, **_choices(args.param)}
+        filters = filters_from_params(src, conn, choices)
+        return _write(args, _build(view.page, ReportInputs(
+            src=src, conn=conn, filters=filters, choices=choices, source_label=label)))
     if args.start or args.end:
         first, last = data_span(src)
         rng = range_args(args, first, last)
@@ -72,15 +126,23 @@ def run(conn: duckdb.DuckDBPyConnection, args: argparse.Namespace, src: source.S
         as_of = today_utc()
     if rng is None:
         rng = preset_range(DEFAULT_PRESET, as_of=as_of)
-    segment = None
-    if args.segment is not None:
-        seg = get_segment(conn, args.segment)
-        segment = SegmentFilter(segment_id=seg.segment_id, name=seg.name,
-                                definition=seg.definition, as_of=as_of)
+    segment = None if args.segment is None else _segment(conn, args.segment, as_of)
     filters = ReportFilters(rng=rng, as_of=as_of, compare=not args.no_compare, preset=preset,
                             segment=segment)
-    report = build_report(args.page, ReportInputs(src=src, conn=conn, filters=filters,
-                                                  choices=_choices(args.param)))
+    return _write(args, _build(args.page, ReportInputs(
+        src=src, conn=conn, filters=filters, choices=_choices(args.param), source_label=label)))
+
+
+def _build(page: str, inputs: ReportInputs) -> Report:
+    try:
+        return build_report(page, inputs)
+    except Exception as exc:
+        if inputs.source_label is not None and warehouse.is_source_error(exc):
+            raise warehouse.explain(exc, label=inputs.source_label) from exc
+        raise
+
+
+def _write(args: argparse.Namespace, report: Report) -> int:
     out = Path(args.out)
     if args.format == "html":
         from relmark_core.sharing.render_html import render_html
