@@ -61,7 +61,7 @@ from relmark_ui.tables import (
     share_column,
     truncate,
 )
-from relmark_ui.widgets import fmt_money, metric_card, url_choice, url_text
+from relmark_ui.widgets import fmt_money, metric_card, url_choice, url_pagination, url_text
 
 SECTIONS = {
     "scores": "Scores",
@@ -446,10 +446,11 @@ def _comment_list(flt: CommentFilter) -> None:
     pages = math.ceil(total / COMMENT_PAGE_SIZE)
     view = flt.model_dump_json()
     if st.session_state.get("fb_comment_view") != view:  # a new filter starts on page 1
+        if "fb_comment_view" in st.session_state:  # (the first visit takes the page from the URL)
+            st.session_state["fb_comment_page"] = 1
         st.session_state["fb_comment_view"] = view
-        st.session_state.pop("fb_comment_page", None)
     caption, table = st.empty(), st.container()
-    page_no = st.pagination(pages, key="fb_comment_page") if pages > 1 else 1
+    page_no = url_pagination(pages, key="fb_comment_page", param="comments_page")
     first = (page_no - 1) * COMMENT_PAGE_SIZE
     df = compute(comments, flt=flt, limit=COMMENT_PAGE_SIZE, offset=first, **scope)
     caption.caption(
@@ -724,11 +725,12 @@ def followup_section() -> None:
         st.info("Nobody on this list." if status else "No detractors to follow up.")
         return
     if st.session_state.get("fb_fu_view") != chosen:  # a new filter starts on page 1
+        if "fb_fu_view" in st.session_state:  # (the first visit takes the page from the URL)
+            st.session_state["fb_fu_page"] = 1
         st.session_state["fb_fu_view"] = chosen
-        st.session_state.pop("fb_fu_page", None)
     pages = math.ceil(total / FOLLOWUP_PAGE_SIZE)
     table_slot = st.container()
-    page_no = st.pagination(pages, key="fb_fu_page") if pages > 1 else 1
+    page_no = url_pagination(pages, key="fb_fu_page", param="followup_page")
     first = (page_no - 1) * FOLLOWUP_PAGE_SIZE
     df = followup_list(ctx.src, ctx.conn, as_of=f.as_of, status=status, customers=members,
                        limit=FOLLOWUP_PAGE_SIZE, offset=first)

@@ -42,7 +42,14 @@ from relmark_core.metrics.definitions import definition
 from relmark_core.periods import DateRange, preset_range
 from relmark_ui import compute, current, roles
 from relmark_ui.tables import chart_text, count_column, money_column, plain
-from relmark_ui.widgets import fmt_money, fmt_share, metric_card, url_choice, url_text
+from relmark_ui.widgets import (
+    fmt_money,
+    fmt_share,
+    metric_card,
+    url_choice,
+    url_number,
+    url_text,
+)
 
 VIEWS = {"program": "Program", "simulate": "Simulate", "members": "Members", "versions": "Versions"}
 PERIODS = {
@@ -428,10 +435,11 @@ def simulate_view() -> None:
     url_choice("Replay period", list(PERIODS), key="loy_period", param="period",
                default="last_365_days", format_func=PERIODS.get, where=c1)
     rng = _replay_range()
-    rate = c2.number_input("Assumed redemption rate (%)", min_value=0, max_value=100,
-                           value=int(DEFAULT_REDEMPTION_RATE * 100), step=5, key="loy_rate",
-                           help="Share of points customers redeem when no reward codes show up in "
-                           "the orders; the rest is never claimed.") / 100
+    rate = url_number("Assumed redemption rate (%)", key="loy_rate", param="rate",
+                      default=int(DEFAULT_REDEMPTION_RATE * 100), min_value=0, max_value=100,
+                      step=5, where=c2,
+                      help="Share of points customers redeem when no reward codes show up in "
+                      "the orders; the rest is never claimed.") / 100
     st.caption(f"Replays **{plain(draft.name)}** over {rng.sentence()} as if it had launched on "
                "the first day. The same inputs always give the same numbers.")
     inputs = (st.session_state[DRAFT_KEY], rng.start, rng.end, rate, ctx.version,
@@ -513,8 +521,8 @@ def members_view() -> None:
                 "reason": "Reason"})
 
     st.subheader("Members")
-    search = st.text_input("Search members", key="loy_members_search",
-                           placeholder="Part of a name, email or customer id")
+    search = url_text("Search members", key="loy_members_search", param="members_q",
+                      placeholder="Part of a name, email or customer id")
     table = compute(members_table, search=search or None)
     st.dataframe(table, hide_index=True, key="loy_members_table", column_config={
         "customer_id": "Customer", "name": "Name", "email": "Email", "tier": "Tier",

@@ -186,8 +186,8 @@ def _create() -> None:
 
 def _exports(offer_id: int) -> None:
     st.markdown("#### Exports")
-    kind = st.selectbox("File", list(EXPORT_LABELS), key="of_export_kind",
-                        format_func=EXPORT_LABELS.__getitem__)
+    kind = url_choice("File", list(EXPORT_LABELS), key="of_export_kind", param="file",
+                      default=next(iter(EXPORT_LABELS)), format_func=EXPORT_LABELS.__getitem__)
     try:
         ex = export_offer(ctx.conn, offer_id, kind, src=ctx.src, actor=ctx.actor)
     except RelmarkError as exc:

@@ -54,6 +54,7 @@ from relmark_ui.widgets import (
     select_segment,
     url_choice,
     url_date,
+    url_multi,
     url_toggle,
 )
 
@@ -631,9 +632,8 @@ else:  # export
     st.caption("Columns Email, First Name and Last Name map on import without asking; the "
                "properties you pick follow. Cells that would run as a spreadsheet formula start "
                "with an apostrophe.")
-    _seed("sg_props", list(DEFAULT_PROPERTIES))
-    props = st.multiselect("Properties", list(EXPORT_PROPERTIES), key="sg_props",
-                           format_func=EXPORT_PROPERTIES.__getitem__)
+    props = url_multi("Properties", list(EXPORT_PROPERTIES), key="sg_props", param="props",
+                      default=list(DEFAULT_PROPERTIES), format_func=EXPORT_PROPERTIES.__getitem__)
     a, b = st.columns([1, 2])
     fmt = url_choice("Format", ["csv", "xlsx"], key="sg_fmt", param="format", default="csv",
                      format_func=str.upper, horizontal=True, where=a)

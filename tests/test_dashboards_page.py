@@ -194,3 +194,12 @@ def test_retention_links_keep_the_chosen_cell_the_churn_days_and_the_fit(app_db:
     assert problems(value) == []
     assert not any("Press **Fit model**" in str(c.value) for c in value.caption)
     assert _qp(value, "fit") == "1"
+
+
+def test_links_keep_the_other_pages_choices(app_db: Path) -> None:
+    loyalty = open_page("pages/loyalty.py", {"view": "simulate", "rate": "35"})
+    assert problems(loyalty) == []
+    assert loyalty.number_input(key="loy_rate").value == 35
+    segments = open_page("pages/segments.py", {"view": "export", "props": "orders,city"})
+    assert problems(segments) == []
+    assert segments.multiselect(key="sg_props").value == ["orders", "city"]
