@@ -44,7 +44,14 @@ from relmark_core.privacy.reach import EXCLUDED_HELP
 from relmark_core.reports import today_utc
 from relmark_core.segments import list_segments
 from relmark_ui import compute, current, roles
-from relmark_ui.widgets import fmt_money, fmt_share, metric_card, url_choice
+from relmark_ui.widgets import (
+    fmt_money,
+    fmt_share,
+    is_locked,
+    metric_card,
+    sync_from_url,
+    url_choice,
+)
 
 VIEWS = {"create": "Create an offer", "offers": "Offers and results"}
 DEFAULT_DAYS = 14
@@ -242,12 +249,11 @@ def _offers() -> None:
         "launched_at": st.column_config.DatetimeColumn("Launched (UTC)")})
     ids = [int(i) for i in table["offer_id"]]
     names = dict(zip(ids, table["name"], strict=True))
-    raw = st.query_params.get("offer", "")
-    if "of_pick" not in st.session_state:
-        st.session_state["of_pick"] = int(raw) if raw.isdigit() and int(raw) in ids else ids[0]
-    if st.session_state["of_pick"] not in ids:
+    sync_from_url("of_pick", "offer", int)  # the URL's offer (a locked link's, if any)
+    if st.session_state.get("of_pick") not in ids:
         st.session_state["of_pick"] = ids[0]
-    oid = st.selectbox("Offer", ids, key="of_pick", format_func=lambda i: f"{i} · {names[i]}")
+    oid = st.selectbox("Offer", ids, key="of_pick", format_func=lambda i: f"{i} · {names[i]}",
+                       disabled=is_locked("offer"))
     st.query_params["offer"] = str(oid)
     saved = get_offer(ctx.conn, oid)
     seg = segments.get(saved.offer.segment_id)
