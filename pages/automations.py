@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import plotly.express as px
 import streamlit as st
 
 from relmark_core import loyalty
@@ -370,10 +371,8 @@ def _calendar() -> None:
     if days.empty:
         st.info("Nothing scheduled in the next 30 days.")
     else:
-        import plotly.express as px
-
-        fig = px.bar(days, x="day", y="people", color="kind", hover_data=["name"],
-                     labels={"day": "Day", "people": "People", "kind": ""})
+        fig = px.bar(days, x="day", y="people", color="name", hover_data=["kind"],
+                     labels={"day": "Day", "people": "People", "name": "", "kind": "Kind"})
         st.plotly_chart(fig, key="au_calendar_chart")
         st.dataframe(days, hide_index=True, key="au_calendar", column_config={
             "day": st.column_config.DateColumn("Day"), "kind": "Kind", "name": "Automation or offer",
