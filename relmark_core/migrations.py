@@ -159,7 +159,15 @@ def upgrade(conn: duckdb.DuckDBPyConnection, version: int) -> str:
     copy: Path | None = None
     if db_file is not None:
         copy = automatic_backup_path(db_file, f"before-schema-{store.SCHEMA_VERSION}")
-        write_backup(conn, copy, created_by=UPGRADE_ACTOR)
+        try:
+            write_backup(conn, copy, created_by=UPGRADE_ACTOR)
+        except OSError as exc:
+            raise RelmarkError(
+                f"Relmark must upgrade the database {db_file} (schema version {version} to "
+                f"{store.SCHEMA_VERSION}) but could not first save a copy to {copy} "
+                f"({exc.strerror or type(exc).__name__}). Nothing was changed. Free some disk "
+                "space or make that folder writable, then open Relmark again."
+            ) from exc
     where = f" A copy from before the upgrade is at {copy}." if copy else ""
     sentence = (
         f"Relmark upgraded this database from schema version {version} to "

@@ -410,3 +410,24 @@ def test_data_page_refuses_a_damaged_backup(app_db: Path) -> None:
         "or another kind of file). Choose a file made by Relmark's backup (Data page, or "
         "`python -m relmark_core backup`). Nothing was changed."]
     assert all(b.key != "bk_restore" for b in at.button)
+
+
+def test_a_restore_failing_half_way_changes_nothing(
+    shop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    file = tmp_path / "backup.zip"
+    with store.open_db(shop) as conn:
+        backup.create_backup(conn, file)
+        demo.load_demo(conn, customers=40, seed=5, end=END)
+        audit_rows = store.scalar(conn, "SELECT count(*) FROM audit_log")
+
+        def fail(c: duckdb.DuckDBPyConnection) -> int:
+            raise duckdb.IOException("disk full")  # after every table was replaced
+
+        monkeypatch.setattr(store, "bump_data_version", fail)
+        with pytest.raises(InputRefused, match=r"could not be restored.*Nothing was changed"):
+            backup.restore_backup(conn, file)
+        assert store.shop_counts(conn) == {
+            "customers": 40, "orders": 97, "order_lines": 144, "feedback": 24}
+        assert store.scalar(conn, "SELECT count(*) FROM audit_log") == audit_rows
+        assert [s.name for s in saved.list_segments(conn)] == ["Repeat buyers"]

@@ -141,3 +141,39 @@ def test_cli_says_where_the_automatic_backup_is(v1_db: Path) -> None:
     assert "upgraded this database from schema version 1 to 2" in out.stderr
     assert str(copy) in out.stderr
     assert "Repeat buyers" in out.stdout
+
+
+def test_no_room_for_the_automatic_backup_means_no_upgrade(v1_db: Path) -> None:
+    (v1_db.parent / "backups").write_text("a file where the folder should be")
+    before = _sha(v1_db)
+    with pytest.raises(RelmarkError, match=r"could not first save a copy to .*Nothing was changed"):
+        with store.open_db(v1_db):
+            pass
+    assert _sha(v1_db) == before
+
+
+def test_tables_added_within_a_version_are_created_without_an_upgrade(tmp_path: Path) -> None:
+    path = tmp_path / "relmark.duckdb"
+    with store.open_db(path) as conn:
+        conn.execute("DROP TABLE saved_views")  # as if made before the table was added
+        store.set_meta(conn, "schema_hash", "older-schema-text")
+        store.set_meta(conn, "demo", "kept")
+    with store.open_db(path) as conn:
+        assert store.scalar(conn, "SELECT count(*) FROM saved_views") == 0
+        assert store.get_meta(conn, "schema_version") == "2"
+        assert store.get_meta(conn, "demo") == "kept"
+        assert store.get_meta(conn, migrations.LAST_UPGRADE_KEY) is None
+    assert not (tmp_path / "backups").exists()
+
+
+def test_the_data_page_says_where_the_automatic_backup_is(
+    v1_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.apptest import open_page, problems
+
+    monkeypatch.setenv("RELMARK_DB", str(v1_db))
+    at = open_page("pages/data.py")
+    assert not problems(at)
+    copy = next((v1_db.parent / "backups").iterdir())
+    notes = [i.value.replace("\\", "") for i in at.info]  # markdown escapes dropped
+    assert any(str(copy) in n and "from schema version 1 to 2" in n for n in notes)
