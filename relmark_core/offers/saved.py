@@ -32,6 +32,7 @@ from relmark_core.offers.model import (
     parse_offer,
 )
 from relmark_core.periods import DateRange
+from relmark_core.privacy.reach import Channel, filter_reachable, filter_suppressed
 from relmark_core.segments import get_segment, member_ids, members
 from relmark_core.source import Source, from_duckdb
 from relmark_core.store import DEFAULT_ACTOR
@@ -62,6 +63,8 @@ Status = Literal["draft", "running", "cancelled"]
 _COLUMNS = ("offer_id, name, definition, status, holdout_seed, launched_by, launched_at, "
             "created_by, created_at")
 _ONE_DAY = timedelta(days=1)
+_REACH_CHANNELS: dict[str, Channel] = {"email": Channel.EMAIL, "sms": Channel.SMS,
+                                       "ads": Channel.ADS}  # in store: the suppression list only
 LAUNCH_WAIT_SECONDS = 5.0
 """After a write conflict, how long to wait for the other launch to commit."""
 _POLL_SECONDS = 0.05
@@ -96,6 +99,7 @@ class AudiencePlan(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     segment_members: int
+    excluded_suppressed: int
     excluded_no_consent: int
     excluded_recent_offer: int
     excluded_running_offer: int
@@ -109,6 +113,8 @@ class AudiencePlan(BaseModel):
 
     def sentence(self) -> str:
         parts = []
+        if self.excluded_suppressed:
+            parts.append(f"{self.excluded_suppressed:,} on the suppression list")
         if self.excluded_no_consent:
             parts.append(f"{self.excluded_no_consent:,} without marketing consent")
         if self.excluded_recent_offer:
@@ -237,7 +243,6 @@ def _audience(conn: duckdb.DuckDBPyConnection, src: Source, offer: Offer, as_of:
         flags = conn.execute(
             """
             SELECT a.customer_id,
-                   coalesce(c.accepts_marketing, false) AS consent,
                    EXISTS (SELECT 1 FROM offer_members m JOIN offers o USING (offer_id)
                            WHERE m.customer_id = a.customer_id AND m.arm = 'treatment'
                              AND o.offer_id IS DISTINCT FROM CAST($own AS BIGINT)
@@ -249,7 +254,7 @@ def _audience(conn: duckdb.DuckDBPyConnection, src: Source, offer: Offer, as_of:
                                  >= $starts
                              AND CAST(json_extract_string(o.definition, '$.starts_on') AS DATE)
                                  <= $ends) AS running
-            FROM _offer_audience a LEFT JOIN customers c USING (customer_id)
+            FROM _offer_audience a
             ORDER BY a.customer_id
             """,
             {"own": offer_id, "starts": offer.starts_on, "ends": offer.ends_on,
@@ -260,13 +265,21 @@ def _audience(conn: duckdb.DuckDBPyConnection, src: Source, offer: Offer, as_of:
     finally:
         conn.unregister("_offer_audience")
     none = pd.Series(False, index=flags.index)
-    no_consent = ~flags["consent"].astype(bool) if offer.exclude_no_consent else none
-    recent = flags["recent"].astype(bool) & ~no_consent
-    running = (flags["running"].astype(bool) & ~no_consent & ~recent
+    # The suppression list always applies, then the channel's consent (relmark_core.privacy).
+    listed = flags["customer_id"].astype(str)
+    allowed = set(filter_suppressed(conn, listed.tolist()).kept)
+    suppressed = ~listed.isin(allowed)
+    no_consent = none
+    if offer.exclude_no_consent and offer.channel in _REACH_CHANNELS:
+        reach = filter_reachable(conn, listed[~suppressed].tolist(), _REACH_CHANNELS[offer.channel])
+        no_consent = ~suppressed & ~listed.isin(set(reach.kept))
+    recent = flags["recent"].astype(bool) & ~suppressed & ~no_consent
+    running = (flags["running"].astype(bool) & ~suppressed & ~no_consent & ~recent
                if offer.exclude_running else none)
-    keep = ~(no_consent | recent | running)
+    keep = ~(suppressed | no_consent | recent | running)
     counts = {
         "segment_members": len(flags),
+        "excluded_suppressed": int(suppressed.sum()),
         "excluded_no_consent": int(no_consent.sum()),
         "excluded_recent_offer": int(recent.sum()),
         "excluded_running_offer": int(running.sum()),
@@ -377,6 +390,7 @@ def launch_offer(conn: duckdb.DuckDBPyConnection, offer_id: int, *, as_of: date,
             _event(conn, offer_id, "launched", actor,
                    f"{offer.sentence(seg_name)}; {n_t:,} treated, {n_h:,} held out "
                    f"(seed {saved.holdout_seed}); excluded: "
+                   f"{counts['excluded_suppressed']} suppressed, "
                    f"{counts['excluded_no_consent']} no consent, "
                    f"{counts['excluded_recent_offer']} recent offer, "
                    f"{counts['excluded_running_offer']} running offer")
