@@ -7,7 +7,7 @@ URL; the core does the triggers, exclusions, batches and projections.
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import plotly.express as px
 import streamlit as st
@@ -159,6 +159,16 @@ def _batches(aid: int) -> None:
                        mime="text/csv", key="au_download")
 
 
+def _set_status(aid: int, status: Literal["active", "paused"], done: str) -> None:
+    try:
+        set_status(ctx.conn, aid, status, actor=ctx.actor)
+    except RelmarkError as exc:
+        st.error(str(exc))
+        return
+    st.session_state["_au_done"] = done
+    st.rerun()
+
+
 def _automations() -> None:
     _cap()
     table = automations_table(ctx.conn, currency=cur)
@@ -195,9 +205,7 @@ def _automations() -> None:
     c1, c2, c3 = st.columns(3)
     if a.status == "active":
         if c1.button("Pause", key="au_pause"):
-            set_status(ctx.conn, aid, "paused", actor=ctx.actor)
-            st.session_state["_au_done"] = f"{a.name} paused: it does not run until resumed."
-            st.rerun()
+            _set_status(aid, "paused", f"{a.name} paused: it does not run until resumed.")
         if c2.button("Run now", key="au_run"):
             try:
                 res = run_automations(ctx.conn, automation_ids=[aid], origin="page",
@@ -208,10 +216,8 @@ def _automations() -> None:
             st.session_state["_au_done"] = " ".join(r.sentence() for r in res)
             st.rerun()
     elif c1.button("Resume", key="au_resume"):
-        set_status(ctx.conn, aid, "active", actor=ctx.actor)
-        st.session_state["_au_done"] = (f"{a.name} resumed: its next run adds who newly "
-                                        "qualified meanwhile.")
-        st.rerun()
+        _set_status(aid, "active", f"{a.name} resumed: its next run adds who newly qualified "
+                    "meanwhile.")
     if c3.button("Edit", key="au_edit"):
         st.query_params["automation"] = str(aid)
         st.session_state["au_edit_id"] = aid
