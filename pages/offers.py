@@ -10,7 +10,7 @@ from typing import Any
 import streamlit as st
 
 from relmark_core.auth import Role
-from relmark_core.errors import RelmarkError
+from relmark_core.errors import NotAllowed, RelmarkError
 from relmark_core.metrics.definitions import definition
 from relmark_core.offers import (
     CHANNEL_LABELS,
@@ -197,6 +197,9 @@ def _exports(offer_id: int) -> None:
                       default=next(iter(EXPORT_LABELS)), format_func=EXPORT_LABELS.__getitem__)
     try:
         ex = export_offer(ctx.conn, offer_id, kind, src=ctx.src, actor=ctx.actor)
+    except NotAllowed as exc:  # a viewer: a role, not a fault
+        st.info(str(exc))
+        return
     except RelmarkError as exc:
         st.error(str(exc))
         return

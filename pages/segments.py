@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from relmark_core.auth import Role
-from relmark_core.errors import RelmarkError
+from relmark_core.errors import NotAllowed, RelmarkError
 from relmark_core.metrics.definitions import definition
 from relmark_core.periods import DateRange
 from relmark_core.personalisation.affinity import DEFAULT_MIN_COUNT
@@ -646,6 +646,9 @@ else:  # export
                          name=seg.name if seg is not None else "all customers", fmt=fmt,
                          properties=tuple(props), include_unconsented=everyone,
                          actor=ctx.actor)
+    except NotAllowed as exc:  # a viewer: a role, not a fault
+        st.info(str(exc))
+        st.stop()
     except RelmarkError as exc:
         st.error(str(exc))
         st.stop()

@@ -109,3 +109,23 @@ def test_a_viewer_sees_the_list_but_cannot_change_or_download_it(
     keys = {w.key for w in at.text_input}
     assert "pv_add_value" not in keys
     assert any("can see and export" in c.value for c in at.caption)
+
+
+def test_a_viewer_cannot_export_segment_members(
+    shop_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(auth, "role_of", lambda _c, _a: auth.Role.VIEWER)
+    at = open_page("pages/segments.py", {"view": "export"})
+    assert problems(at) == []
+    assert [i.value for i in at.info] == [
+        "Your account (local) may not export personal data: that needs the editor role. Ask an "
+        "admin of this Relmark to change your role."]
+    assert not at.get("download_button")
+
+
+def test_an_editor_sees_the_excluded_counts_on_the_segment_export(shop_db: Path) -> None:
+    at = open_page("pages/segments.py", {"view": "export"})
+    assert problems(at) == []
+    # ann and cy may get email; ben refused, dee unknown; nobody on the list has an account
+    assert [m.value for m in at.metric] == ["2", "0", "2", "0"]
+    assert any(c.value == "2 excluded: 0 suppressed, 2 without consent." for c in at.caption)
