@@ -9,10 +9,17 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from relmark_core.auth import Role
 from relmark_core.errors import RelmarkError
 from relmark_core.segments import list_segments
-from relmark_core.sharing.views import delete_view, describe_params, list_views, rename_view
-from relmark_ui import current, share
+from relmark_core.sharing.views import (
+    SavedView,
+    delete_view,
+    describe_params,
+    list_views,
+    rename_view,
+)
+from relmark_ui import current, roles, share
 from relmark_ui.tables import plain
 from relmark_ui.widgets import url_choice
 
@@ -29,6 +36,34 @@ if msg := st.session_state.pop(FLASH, None):
 views = {v.view_id: v for v in list_views(ctx.conn)}
 titles = share.page_titles()
 names = {s.segment_id: s.name for s in list_segments(ctx.conn)}
+
+
+def _manage(view: SavedView) -> None:
+    """Rename and delete (editors)."""
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    new_name = c1.text_input("New name", key=f"db_new_name_{view.view_id}", value=view.name,
+                             max_chars=80)
+    if c2.button("Rename", key="db_rename", icon=":material/edit:"):
+        try:
+            renamed = rename_view(ctx.conn, view.view_id, new_name, actor=ctx.actor)
+        except RelmarkError as exc:
+            st.error(str(exc))
+        else:
+            st.session_state[FLASH] = f"Renamed to “{plain(renamed.name)}”. Its link stays the same."
+            st.rerun()
+    with st.popover("Delete", icon=":material/delete:"):
+        st.write(f"Delete the saved view “{plain(view.name)}”? Its link will then say it no longer "
+                 "exists.")
+        if st.button("Yes, delete it", key="db_delete", type="primary"):
+            try:
+                delete_view(ctx.conn, view.view_id, actor=ctx.actor)
+            except RelmarkError as exc:
+                st.error(str(exc))
+            else:
+                st.session_state[FLASH] = f"Deleted “{plain(view.name)}”."
+                st.session_state.pop("db_pick", None)
+                st.rerun()
+
 
 if not views:
     st.info("No saved views yet. Open a page, set its filters and choices, then use "
@@ -62,32 +97,13 @@ else:
     with st.container(key="db_view_link"):
         st.code(share.saved_view_url(view.view_id), language=None, wrap_lines=True)
     if view.page in titles:
-        st.page_link(f"pages/{view.page}.py", label=f"Open “{view.name}”",
+        st.page_link(f"pages/{view.page}.py", label=f"Open “{plain(view.name)}”",
                      icon=":material/open_in_browser:",
                      query_params={"saved": str(view.view_id)})
     else:
         st.warning(f"This view is of a page this Relmark does not have ({plain(view.page)}).")
 
-    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-    new_name = c1.text_input("New name", key=f"db_new_name_{pick}", value=view.name,
-                             max_chars=80)
-    if c2.button("Rename", key="db_rename", icon=":material/edit:"):
-        try:
-            renamed = rename_view(ctx.conn, pick, new_name, actor=ctx.actor)
-        except RelmarkError as exc:
-            st.error(str(exc))
-        else:
-            st.session_state[FLASH] = f"Renamed to “{renamed.name}”. Its link stays the same."
-            st.rerun()
-    with st.popover("Delete", icon=":material/delete:"):
-        st.write(f"Delete the saved view “{view.name}”? Its link will then say it no longer "
-                 "exists.")
-        if st.button("Yes, delete it", key="db_delete", type="primary"):
-            try:
-                delete_view(ctx.conn, pick, actor=ctx.actor)
-            except RelmarkError as exc:
-                st.error(str(exc))
-            else:
-                st.session_state[FLASH] = f"Deleted “{view.name}”."
-                st.session_state.pop("db_pick", None)
-                st.rerun()
+    if roles.may(Role.EDITOR):
+        _manage(view)
+    else:
+        roles.read_only_note("rename or delete saved views")

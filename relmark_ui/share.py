@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
+from relmark_core.auth import Role
 from relmark_core.errors import RelmarkError
 from relmark_core.reports import today_utc
 from relmark_core.segments import list_segments
@@ -32,7 +33,9 @@ from relmark_core.sharing.views import (
     get_view,
     save_view,
 )
+from relmark_ui import roles
 from relmark_ui.context import Filters, RerunContext
+from relmark_ui.tables import plain
 
 __all__ = [
     "sharing",
@@ -148,7 +151,7 @@ def filter_params(f: Filters) -> dict[str, str]:
 def open_view(view: SavedView) -> None:
     """Switch to a saved view's page with its settings (ends this run)."""
     if view.page not in _pages():
-        st.warning(f"The saved view “{view.name}” is of a page this Relmark does not have "
+        st.warning(f"The saved view “{plain(view.name)}” is of a page this Relmark does not have "
                    f"({view.page}).")
         return
     st.session_state[_RESEED_NEXT] = True
@@ -253,6 +256,9 @@ def _panel(ctx: RerunContext, page: str, f: Filters) -> None:
     if page in NO_SAVE_PAGES:
         return
     with sb.expander("Save this view", icon=":material/bookmark_add:"):
+        if not roles.may(Role.EDITOR):
+            roles.read_only_note("save views")
+            return
         with st.form("share_save_form", border=False):
             name = st.text_input("View name", key="share_view_name", max_chars=80,
                                  placeholder="e.g. Weekly revenue")
@@ -264,5 +270,5 @@ def _panel(ctx: RerunContext, page: str, f: Filters) -> None:
             except RelmarkError as exc:
                 st.error(str(exc))
             else:
-                st.success(f"Saved “{view.name}”: it is listed on the Dashboards page. Its link:")
+                st.success(f"Saved “{plain(view.name)}”: it is listed on the Dashboards page. Its link:")
                 st.code(saved_view_url(view.view_id), language=None, wrap_lines=True)

@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
-from relmark_core import store
+from relmark_core import auth, store
 from relmark_core.sharing.views import list_views, save_view
 from tests.apptest import open_page, problems
 
@@ -203,3 +204,21 @@ def test_links_keep_the_other_pages_choices(app_db: Path) -> None:
     segments = open_page("pages/segments.py", {"view": "export", "props": "orders,city"})
     assert problems(segments) == []
     assert segments.multiselect(key="sg_props").value == ["orders", "city"]
+
+
+def test_a_viewer_can_copy_links_but_not_save_rename_or_delete(
+    app_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with store.open_db(app_db) as c:
+        save_view(c, "Alpha", "overview", LAST_30)
+    monkeypatch.setattr(auth, "role_of", lambda _c, _actor: auth.Role.VIEWER)
+    at = open_page("pages/overview.py")
+    assert problems(at) == []
+    assert len(_links(at)) == 1  # the link is there to copy
+    assert not [b for b in at.sidebar.button if b.key == "share_save"]
+    assert any("ask an admin for editor rights to save views" in str(c.value)
+               for c in at.sidebar.caption)
+    dash = open_page("pages/dashboards.py")
+    assert problems(dash) == []
+    assert not [b for b in dash.button if b.key in ("db_rename", "db_delete")]
+    assert list(dash.dataframe[0].value["name"]) == ["Alpha"]
