@@ -1,4 +1,4 @@
-"""Privacy: consent per channel and the suppression list (erasure and access requests follow).
+"""Privacy: consent per channel, the suppression list, and erasure and access requests.
 
 One function per section; the page runs them in order at the bottom. Addresses are personal
 data: the suppression search lives in the session, never in the URL.
@@ -10,13 +10,15 @@ import streamlit as st
 
 from relmark_core.auth import Role
 from relmark_core.errors import RelmarkError
-from relmark_core.privacy import consent, suppression
+from relmark_core.privacy import access, consent, erasure, suppression
 from relmark_ui import current, roles
 
 ctx = current()
 
 SEARCH_KEY = "pv_supp_search"
 FLASH_KEY = "_pv_flash"
+REQUESTS_HELP = ("An erasure request asks a shop to delete a person's data; an access request "
+                 "asks for a copy of it. Both are rights under privacy laws such as the GDPR.")
 MAX_REMOVE_CHOICES = 200  # entries offered for removal (search to narrow the list)
 
 
@@ -157,7 +159,80 @@ def suppression_section() -> None:
                            mime="text/csv", key="pv_supp_download", icon=":material/download:")
 
 
+WHO_KEY = "pv_req_who"  # personal data: kept in the session, never in the URL
+FOUND_KEY = "_pv_req_found"
+ACCESS_KEY = "_pv_req_access"
+
+
+def _who(text: str) -> dict[str, str]:
+    """An email address (it has an @) or else a phone number, as the core's keyword."""
+    return {"email": text} if "@" in text else {"phone": text}
+
+
+def requests_section() -> None:
+    st.subheader("Erasure and access requests", help=REQUESTS_HELP)
+    st.caption("Find a person by email address or phone number, then give them a copy of "
+               "everything Relmark holds about them, or erase them. Erasing removes their "
+               "personal details and comments everywhere; their orders stay as anonymous rows, "
+               "so shop totals do not change, and later imports skip them.")
+    if not roles.may(Role.EDITOR):
+        roles.read_only_note("look up a person's data", needs=Role.EDITOR)
+        return
+    with st.form("pv_req_form"):
+        who = st.text_input("Person's email address or phone number", key=WHO_KEY)
+        if st.form_submit_button("Find", key="pv_req_find"):
+            st.session_state.pop(ACCESS_KEY, None)
+            try:
+                person = erasure.find_person(ctx.conn, **_who(who))
+            except RelmarkError as exc:
+                st.session_state.pop(FOUND_KEY, None)
+                st.error(str(exc))
+            else:
+                st.session_state[FOUND_KEY] = (who, person.sentence() if person.customer_ids
+                                               else None)
+    found = st.session_state.get(FOUND_KEY)
+    if not found:
+        return
+    who, sentence = found
+    if sentence is None:
+        st.info("Nobody in Relmark has that email address or phone number: Relmark holds no "
+                "data on this person.")
+        return
+    st.markdown(f"Found **{sentence}**.")
+    access_col, erase_col = st.columns(2)
+    with access_col:
+        if st.button("Prepare the access-request file", key="pv_req_access",
+                     icon=":material/description:"):
+            try:
+                st.session_state[ACCESS_KEY] = access.access_request(ctx.conn, **_who(who),
+                                                                     actor=ctx.actor)
+            except RelmarkError as exc:
+                st.error(str(exc))
+        data = st.session_state.get(ACCESS_KEY)
+        if data:
+            st.download_button("Download the access-request file (JSON)", data,
+                               file_name=access.access_file_name(), mime="application/json",
+                               key="pv_req_download", icon=":material/download:")
+    with erase_col:
+        if not roles.may(Role.ADMIN):
+            roles.read_only_note("erase a person", needs=Role.ADMIN)
+            return
+        sure = st.checkbox("I understand erasing cannot be undone", key="pv_req_sure")
+        if st.button("Erase this person", key="pv_req_erase", type="primary", disabled=not sure,
+                     icon=":material/delete_forever:"):
+            try:
+                result = erasure.erase_person(ctx.conn, **_who(who), actor=ctx.actor)
+            except RelmarkError as exc:
+                st.error(str(exc))
+            else:
+                for key in (FOUND_KEY, ACCESS_KEY):
+                    st.session_state.pop(key, None)
+                st.session_state[FLASH_KEY] = result.sentence()
+                st.rerun()
+
+
 st.title("Privacy")
 _flash()
 consent_section()
 suppression_section()
+requests_section()
