@@ -81,7 +81,7 @@ def current_page() -> str:
     if run is None:
         return ""
     pm = run.pages_manager
-    info = pm.get_pages().get(pm.current_page_script_hash) or {}
+    info: dict[str, Any] = dict(pm.get_pages().get(pm.current_page_script_hash) or {})
     script = str(info.get("script_path") or "")
     return Path(script).stem if script else ""
 
