@@ -333,6 +333,27 @@ def test_consent_and_suppression(conn: duckdb.DuckDBPyConnection, tmp_path: Path
     assert run_automations(conn, as_of=AS_OF, now=NOW, folder=tmp_path)[0].new_people == 0
 
 
+def test_in_store_lists_check_only_the_suppression_list(conn: duckdb.DuckDBPyConnection,
+                                                        tmp_path: Path) -> None:
+    add_customer(conn, "x1", orders=[order("2024-06-10", 20)])
+    add_customer(conn, "x2", accepts_marketing=False, orders=[order("2024-06-10", 20)])
+    add_customer(conn, "x3", orders=[order("2024-06-10", 20)])
+    add_entry(conn, "x3@example.com", reason="manual")
+    save_automation(conn, _auto("Welcome", {"kind": "welcome"}, offer={"channel": "in_store"}),
+                    now=NOW)
+    r = run_automations(conn, as_of=AS_OF, now=NOW, folder=tmp_path)[0]
+    assert (r.excluded_suppressed, r.excluded_no_consent, r.sent) == (1, 0, 2)
+    with Path(str(r.batch_file)).open(encoding="utf-8") as fh:
+        assert list(csv.reader(fh)) == [["Name", "Email", "Code"],
+                                         ["", "x1@example.com", _codes(conn)["x1"]],
+                                         ["", "x2@example.com", _codes(conn)["x2"]]]
+
+
+def _codes(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    return {str(c): str(k) for c, k in conn.execute(
+        "SELECT customer_id, code FROM automation_entries").fetchall()}
+
+
 def test_reach_gets_the_offers_channel(conn: duckdb.DuckDBPyConnection, tmp_path: Path,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     _lifecycle_shop(conn)

@@ -10,7 +10,8 @@ A run of one automation, on a day (``as_of``, UTC) at a moment (``now``):
    everyone who qualifies once;
 3. left out, in this order: **cooldown** (this automation added them in the last
    ``cooldown_days``), **suppressed** / **no consent** for the offer's channel
-   (:func:`relmark_core.privacy.reach.filter_reachable`), **frequency cap** (they got
+   (:func:`relmark_core.privacy.reach.filter_reachable`; an in-store list checks the
+   suppression list alone, as offers do), **frequency cap** (they got
    :data:`DEFAULT_CAP_MESSAGES` or more messages — launched offers' treated members and
    automation batch entries — in the last :data:`DEFAULT_CAP_DAYS` days; the store's setting
    changes both). People held back by the cap stay "new" and are tried again at the next run;
@@ -43,7 +44,7 @@ from relmark_core.automations.triggers import qualifying
 from relmark_core.errors import InputRefused, RelmarkError
 from relmark_core.offers.model import assign_holdout, generate_codes, new_seed
 from relmark_core.privacy.reach import Channel as ReachChannel
-from relmark_core.privacy.reach import filter_reachable
+from relmark_core.privacy.reach import Reach, filter_reachable, filter_suppressed
 from relmark_core.segments.export import export_file_name
 from relmark_core.source import Source, from_duckdb
 from relmark_core.store import DEFAULT_ACTOR
@@ -411,12 +412,12 @@ def _recently_added(conn: duckdb.DuckDBPyConnection, automation_id: int, since: 
     return {str(r[0]) for r in rows}
 
 
-def _reach_channel(channel: str) -> ReachChannel:
-    """The privacy channel of an offer channel (an in-store list is sent by email)."""
-    try:
-        return ReachChannel(channel)
-    except ValueError:
-        return ReachChannel.EMAIL
+def _reach(conn: duckdb.DuckDBPyConnection, ids: list[str], channel: str) -> Reach:
+    """Who may be contacted on the offer's channel: suppression and consent for email, SMS and
+    ads; the suppression list alone for an in-store list (as offers do)."""
+    if channel == "in_store":
+        return filter_suppressed(conn, ids)
+    return filter_reachable(conn, ids, ReachChannel(channel))
 
 
 def _last_run(conn: duckdb.DuckDBPyConnection, automation_id: int | None) -> int | None:
@@ -453,7 +454,7 @@ def _evaluate(conn: duckdb.DuckDBPyConnection, src: Source, a: Automation,
               if automation_id is not None else set())
     ids_c = [c for c in ids if c not in cooled]
     counts["excluded_cooldown"] = len(ids) - len(ids_c)
-    reach = filter_reachable(conn, ids_c, _reach_channel(a.offer.channel))
+    reach = _reach(conn, ids_c, a.offer.channel)
     counts["excluded_suppressed"] = reach.suppressed
     counts["excluded_no_consent"] = reach.no_consent
     cap = frequency_cap(conn)
