@@ -12,7 +12,7 @@ from relmark_core import auth, source
 from relmark_core.errors import NotAllowed
 from relmark_core.feedback_followup import followups_csv
 from relmark_core.loyalty import members_csv
-from relmark_core.offers import export_offer, launch_offer, plan_audience, save_offer
+from relmark_core.offers import SavedOffer, export_offer, launch_offer, plan_audience, save_offer
 from relmark_core.offers.export import ExportKind
 from relmark_core.privacy import suppression
 from relmark_core.privacy.reach import Channel, Reach, filter_reachable, filter_suppressed
@@ -134,6 +134,18 @@ def test_consent_condition_reads_the_channel(conn: duckdb.DuckDBPyConnection) ->
     assert d.sentence("USD") == "Customers who accept ads (custom audiences)"
 
 
+def _offer_to_everyone(conn: duckdb.DuckDBPyConnection) -> SavedOffer:
+    """The six customers of :func:`_six`, a segment of everyone and a draft email offer to it
+    with a shared code, no holdout and no consent check at launch."""
+    _six(conn)
+    save_segment(conn, "All", {"conditions": []})
+    return save_offer(conn, {
+        "name": "Thanks", "segment_id": 1, "offer_type": "percent_off", "value": 10,
+        "channel": "email", "starts_on": "2024-12-01", "ends_on": "2024-12-14",
+        "message": "Hi {first_name}", "holdout_pct": 0, "exclude_no_consent": False,
+        "code_mode": "shared", "shared_code": "THANKS"}, seed="s")
+
+
 @pytest.mark.parametrize(
     ("kind", "rows", "suppressed", "no_consent"),
     [("email", 1, 1, 2), ("sms", 1, 1, 2), ("ads", 1, 1, 2)],
@@ -142,13 +154,7 @@ def test_each_offer_channel_export_honours_suppression_and_consent(
     conn: duckdb.DuckDBPyConnection, kind: ExportKind, rows: int, suppressed: int,
     no_consent: int,
 ) -> None:
-    _six(conn)
-    save_segment(conn, "All", {"conditions": []})
-    saved = save_offer(conn, {
-        "name": "Thanks", "segment_id": 1, "offer_type": "percent_off", "value": 10,
-        "channel": "email", "starts_on": "2024-12-01", "ends_on": "2024-12-14",
-        "message": "Hi {first_name}", "holdout_pct": 0, "exclude_no_consent": False,
-        "code_mode": "shared", "shared_code": "THANKS"}, seed="s")
+    saved = _offer_to_everyone(conn)
     # The launch leaves out p2 and p3 (suppressed); consent is not asked here.
     assert plan_audience(conn, saved.offer, as_of=AS_OF).sentence() == (
         "6 in the segment, leaving out 2 on the suppression list: 4 get the offer and 0 are "
@@ -171,14 +177,7 @@ def test_each_offer_channel_export_honours_suppression_and_consent(
 def test_viewers_get_aggregates_but_not_personal_data(
     conn: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _six(conn)
-    save_segment(conn, "All", {"conditions": []})
-    saved = save_offer(conn, {
-        "name": "Thanks", "segment_id": 1, "offer_type": "percent_off", "value": 10,
-        "channel": "email", "starts_on": "2024-12-01", "ends_on": "2024-12-14",
-        "message": "Hi", "holdout_pct": 0, "exclude_no_consent": False, "code_mode": "shared",
-        "shared_code": "THANKS"},
-        seed="s")
+    saved = _offer_to_everyone(conn)
     launch_offer(conn, saved.offer_id, as_of=AS_OF)
     # Until the accounts developer's real roles land: "vic" is a viewer, the rest editors.
     monkeypatch.setattr(auth, "role_of", lambda _c, actor: (
