@@ -20,6 +20,7 @@ ONE transaction replaces the store's tables with the staged ones. Safety rules a
 - anyone erased here (or in the backup) whose records the backup still holds — a backup made
   before the erasure — is erased again in the staging copy (this install's salt is kept), so
   the restore does not bring them back;
+- consent withdrawn here after the backup's consent was recorded stays withdrawn;
 - the audit log keeps all its rows (the backup's are merged in) plus a "backup restored" entry;
 - ids handed out by sequences are never reused (each continues after the larger value).
 """
@@ -147,6 +148,8 @@ class RestoreResult(BaseModel):
     """The automatic backup of the database as it was just before (None in memory)."""
     erased_again: int
     """People erased here (or in the backup) whose records the backup held: erased again."""
+    withdrawals_kept: int
+    """Consent rows withdrawn here since the backup's consent was recorded: kept withdrawn."""
     sentence: str
 
 
@@ -441,7 +444,8 @@ def describe_backup(conn: duckdb.DuckDBPyConnection, file: BackupSource, *,
         f"{manifest.created_at:%Y-%m-%d %H:%M} UTC (Relmark schema version "
         f"{manifest.schema_version}). Settings, definitions and history are replaced too. The "
         "suppression list, the erasure records and the audit log are kept and merged with the "
-        "backup's; accounts stay as they are."
+        "backup's, consent withdrawn since the backup stays withdrawn, and accounts stay as "
+        "they are."
     )
 
 
@@ -505,6 +509,34 @@ def _stage(conn: duckdb.DuckDBPyConnection, manifest: Manifest, files: dict[str,
             raise _damaged(label, f"{table} does not hold what the manifest says")
     progress(0.4, "Upgrading the backup's tables…")
     migrations.apply_steps(conn, manifest.schema_version)
+
+
+def _keep_withdrawals(conn: duckdb.DuckDBPyConnection, main: str) -> int:
+    """Consent withdrawn here after the backup's consent was recorded stays withdrawn: the
+    staged consent takes this install's newer withdrawals (staging database as the default).
+    Returns how many consent rows that changed."""
+    live = f"{_q(main)}.main.consent"
+    before = int(store.scalar(conn, "SELECT count(*) FROM consent WHERE NOT granted") or 0)
+    conn.execute(
+        f"""
+        UPDATE consent AS s SET granted = FALSE, source = m.source, recorded_at = m.recorded_at,
+               import_id = NULL
+        FROM {live} AS m
+        WHERE m.customer_id = s.customer_id AND m.channel = s.channel
+          AND NOT m.granted AND s.granted AND m.recorded_at > s.recorded_at
+        """  # noqa: S608
+    )
+    conn.execute(
+        f"""
+        INSERT INTO consent (customer_id, channel, granted, source, recorded_at, import_id)
+        SELECT m.customer_id, m.channel, FALSE, m.source, m.recorded_at, NULL FROM {live} AS m
+        WHERE NOT m.granted AND m.customer_id IN (SELECT customer_id FROM customers)
+          AND NOT EXISTS (SELECT 1 FROM consent s
+                          WHERE s.customer_id = m.customer_id AND s.channel = m.channel)
+        """  # noqa: S608
+    )
+    after = int(store.scalar(conn, "SELECT count(*) FROM consent WHERE NOT granted") or 0)
+    return after - before
 
 
 def _erase_again(conn: duckdb.DuckDBPyConnection, main: str, actor: str) -> int:
@@ -644,6 +676,7 @@ def restore_backup(
             conn.execute(f"USE {_q(_STAGE)}")
             try:
                 _stage(conn, manifest, files, label, progress)
+                withdrawals = _keep_withdrawals(conn, main)
                 erased_again = _erase_again(conn, main, actor)
             except duckdb.Error as exc:
                 raise InputRefused(
@@ -664,7 +697,8 @@ def restore_backup(
                         f"{manifest.schema_version}); "
                         f"{_plural(manifest.rows('customers'), 'customer', 'customers')}, "
                         f"{_plural(manifest.rows('orders'), 'order', 'orders')}; "
-                        f"{erased_again} erased person(s) erased again; copy before: "
+                        f"{erased_again} erased person(s) erased again; {withdrawals} consent "
+                        f"withdrawal(s) kept; copy before: "
                         f"{copy or 'none'}",
                     )
                     store.bump_data_version(conn)
@@ -679,6 +713,10 @@ def restore_backup(
             conn.execute(f"DETACH {_q(_STAGE)}")
     progress(1.0, "Restored.")
     where = f" The database as it was before is saved at {copy}." if copy else ""
+    kept = (
+        f" {_plural(withdrawals, 'consent withdrawal', 'consent withdrawals')} made since the "
+        "backup stayed withdrawn." if withdrawals else ""
+    )
     again = (
         f" {_plural(erased_again, 'person', 'people')} erased since the backup "
         f"{'was' if erased_again == 1 else 'were'} erased again." if erased_again else ""
@@ -686,7 +724,7 @@ def restore_backup(
     sentence = (
         f"Restored the backup made on {manifest.created_at:%Y-%m-%d %H:%M} UTC: "
         f"{_described({t: e.rows for t, e in manifest.tables.items()}, set(manifest.tables))}."
-        f"{again}{where}"
+        f"{again}{kept}{where}"
     )
     return RestoreResult(manifest=manifest, copy_before=copy, erased_again=erased_again,
-                         sentence=sentence)
+                         withdrawals_kept=withdrawals, sentence=sentence)

@@ -61,8 +61,9 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _rows(conn: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
-    return conn.execute(sql).fetchall()
+def _rows(conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None
+          ) -> list[tuple[Any, ...]]:
+    return conn.execute(sql, params or []).fetchall()
 
 
 # --- round trips --------------------------------------------------------------------------------
@@ -109,7 +110,8 @@ def test_describe_names_what_is_replaced_and_with_what(shop: Path, tmp_path: Pat
         "backup's 60 customers, 110 orders, 19 feedback answers, 1 saved segment, made on "
         f"{manifest.created_at:%Y-%m-%d %H:%M} UTC (Relmark schema version 2). Settings, "
         "definitions and history are replaced too. The suppression list, the erasure records "
-        "and the audit log are kept and merged with the backup's; accounts stay as they are."
+        "and the audit log are kept and merged with the backup's, consent withdrawn since the "
+        "backup stays withdrawn, and accounts stay as they are."
     )
 
 
@@ -120,7 +122,7 @@ def test_backup_from_schema_1_restores_into_schema_2(tmp_path: Path) -> None:
     with store.open_db(old):
         pass  # the upgrade writes the schema-1 backup next to it
     v1_backup = next((old.parent / "backups").iterdir())
-    target = _shop(tmp_path / "new" / "relmark.duckdb", customers=40, seed=5)
+    target = tmp_path / "new" / "relmark.duckdb"  # an empty store: nothing of its own to keep
     with store.open_db(target) as conn:
         assert backup.read_backup(conn, v1_backup).schema_version == 1
         backup.restore_backup(conn, v1_backup)
@@ -268,6 +270,29 @@ def test_a_person_erased_after_the_backup_stays_erased(shop: Path, tmp_path: Pat
         assert hits == 0
         assert store.shop_counts(conn)["orders"] == 110
         assert _reports(conn)[0] == before
+
+
+def test_consent_withdrawn_since_the_backup_stays_withdrawn(shop: Path, tmp_path: Path) -> None:
+    file = tmp_path / "backup.zip"
+    later = store.utc_now()
+    with store.open_db(shop) as conn:
+        ids = [r[0] for r in _rows(conn, "SELECT customer_id FROM customers ORDER BY 1 LIMIT 3")]
+        a, b, c = ids
+        conn.execute("DELETE FROM consent WHERE customer_id IN (?, ?, ?)", ids)
+        conn.execute("INSERT INTO consent VALUES (?, 'email', TRUE, 'test', '2026-01-01', NULL), "
+                     "(?, 'sms', TRUE, 'test', '2026-01-01', NULL)", [a, b])
+        backup.create_backup(conn, file)
+        conn.execute("UPDATE consent SET granted = FALSE, source = 'unsubscribed', "
+                     "recorded_at = ? WHERE customer_id = ?", [later, a])
+        conn.execute("INSERT INTO consent VALUES (?, 'ads', FALSE, 'unsubscribed', ?, NULL)",
+                     [c, later])
+        result = backup.restore_backup(conn, file)
+        got = _rows(conn, "SELECT customer_id, channel, granted, source FROM consent WHERE "
+                    "customer_id IN (?, ?, ?) ORDER BY 1, 2", ids)
+    assert got == [(a, "email", False, "unsubscribed"), (b, "sms", True, "test"),
+                   (c, "ads", False, "unsubscribed")]
+    assert result.withdrawals_kept == 2
+    assert "2 consent withdrawals made since the backup stayed withdrawn." in result.sentence
 
 
 def test_audit_log_keeps_its_rows_plus_a_restore_entry(shop: Path, tmp_path: Path) -> None:
