@@ -86,6 +86,12 @@ def test_a_locked_link_cannot_be_widened(page: Page, server: Server, browser: Br
         assert "Last 7 days" in _range_box(other)
         assert other.get_by_role("combobox", name="Date range", exact=True).first.is_disabled()
         assert other.get_by_text("This view is locked by its link.").is_visible()
+        # another page keeps the lock (the navigation drops the URL's parameters)
+        other.get_by_role("link", name="Retention").click()
+        other.wait_for_selector("[data-testid='stMain'] h1:has-text('Retention')")
+        wait_idle(other)
+        assert "lock=v1." in other.url and "range=last_7_days" in other.url
+        assert other.get_by_role("combobox", name="Date range", exact=True).first.is_disabled()
         # a changed token shows a plain error and no numbers
         q = parse_qs(urlsplit(locked).query)
         token = q["lock"][0]
