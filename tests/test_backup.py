@@ -43,9 +43,18 @@ def _shop(path: Path, customers: int = 60, seed: int = 3) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def shop_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _shop(tmp_path_factory.mktemp("template") / "relmark.duckdb")
+
+
 @pytest.fixture
-def shop(tmp_path: Path) -> Path:
-    return _shop(tmp_path / "shop" / "relmark.duckdb")
+def shop(shop_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the 60-customer shop with its saved segment."""
+    path = tmp_path / "shop" / "relmark.duckdb"
+    path.parent.mkdir()
+    shutil.copy(shop_template, path)
+    return path
 
 
 def _reports(conn: duckdb.DuckDBPyConnection) -> list[str]:
