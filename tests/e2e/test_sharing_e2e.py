@@ -124,3 +124,15 @@ def test_a_saved_view_opens_from_the_dashboards_page(page: Page, server: Server)
     assert "Last 7 days" in _range_box(page)
     assert page.get_by_role("radio", name="Month").is_checked()
     assert metric_values(page) == shown
+
+
+def test_the_open_tab_of_a_profile_is_in_the_link(page: Page, server: Server) -> None:
+    open_app(page, server, "customers?customer=demo-0000001")
+    page.get_by_role("tab", name="Feedback").click()
+    wait_idle(page)
+    page.wait_for_function("() => window.location.search.includes('profile_tab=feedback')")
+    assert "profile_tab=feedback" in _code(page, "share_link")
+    page.reload()
+    page.wait_for_selector("[data-testid='stMain'] h1")
+    wait_idle(page)
+    assert page.get_by_role("tab", name="Feedback").get_attribute("aria-selected") == "true"
