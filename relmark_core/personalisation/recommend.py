@@ -133,28 +133,46 @@ def next_best_expr(
     ci = customer_items(item_lines(src, level="product", cutoff=cutoff))
     own = ci if customers is None else ci.filter(ci.customer_id.isin(customers.customer_id))
     pairs = affinity_expr(src, level="product", mode="later", min_count=min_count, cutoff=cutoff)
-    r = pairs.select(
-        antecedent=pairs.antecedent, consequent=pairs.consequent, confidence=pairs.confidence,
-        lift=pairs.lift, buyers=pairs.antecedent_total, later_buyers=pairs.both,
+    # Every pair gets one global place in the order suggestions are ranked by (confidence,
+    # lift, then B and A by name), so a customer's best candidates are simply those with the
+    # lowest places: plain aggregates instead of sorting each customer's candidates.
+    order = [ibis.desc(pairs.confidence), ibis.desc(pairs.lift), pairs.consequent,
+             pairs.antecedent]
+    rules = pairs.mutate(place=ibis.row_number().over(ibis.window(order_by=order)))
+    # A customer owning k products can lack at most k - 1 of A's consequents, so A's first
+    # k - 1 + top consequents (in A's own order) hold every suggestion A can give them.
+    ranked = rules.mutate(a_place=ibis.row_number().over(
+        ibis.window(group_by=rules.antecedent, order_by=rules.place)))
+    r = ranked.select(r_item="antecedent", r_product="consequent", r_place="place",
+                      r_a_place="a_place")
+    owned = ci.group_by("customer_id").aggregate(n_items=ci.count())
+    owned = owned.rename(o_id="customer_id")
+    mine = own.inner_join(owned, own.customer_id == owned.o_id)
+    j = mine.inner_join(r, [mine.item == r.r_item,
+                            r.r_a_place < mine.n_items + ibis.literal(top - 1)])
+    cand = j.select(customer_id=j.customer_id, product=j.r_product, place=j.r_place,
+                    owned=ibis.literal(0, type="int8"))
+    # Drop what they own already: the owned products join the candidates as marked rows and
+    # one aggregate per (customer, product) keeps the unmarked (cheaper than an anti-join).
+    have = own.select(customer_id=own.customer_id, product=own.item,
+                      place=ibis.null("int64"), owned=ibis.literal(1, type="int8"))
+    both = ibis.union(cand, have)
+    per = both.group_by(["customer_id", "product"]).aggregate(
+        place=both.place.min(), owned=both.owned.max())
+    per = per.filter(per.owned == 0, per.place.notnull()).drop("owned")
+    if top == 1:
+        best = per.group_by("customer_id").aggregate(place=per.place.min())
+        best = best.mutate(rank=ibis.literal(1, type="int64"))
+    else:
+        w = ibis.window(group_by=per.customer_id, order_by=per.place)
+        best = per.mutate(rank=(ibis.row_number().over(w) + 1).cast("int64"))
+        best = best.filter(best.rank <= ibis.literal(top)).drop("product")
+    out = best.inner_join(rules, best.place == rules.place)
+    return out.select(
+        customer_id=out.customer_id, rank=out.rank, product=out.consequent,
+        because_of=out.antecedent, confidence=out.confidence, lift=out.lift,
+        buyers=out.antecedent_total, later_buyers=out.both,
     )
-    j = own.inner_join(r, own.item == r.antecedent)
-    cand = j.select(
-        customer_id=j.customer_id, product=j.consequent, because_of=j.antecedent,
-        confidence=j.confidence, lift=j.lift, buyers=j.buyers, later_buyers=j.later_buyers,
-    )
-    have = ci.select(h_id=ci.customer_id, h_item=ci.item)
-    cand = cand.anti_join(have, [cand.customer_id == have.h_id, cand.product == have.h_item])
-    w_pair = ibis.window(group_by=[cand.customer_id, cand.product],
-                         order_by=[ibis.desc(cand.confidence), ibis.desc(cand.lift),
-                                   cand.because_of])
-    best = cand.mutate(_n=ibis.row_number().over(w_pair))
-    best = best.filter(best._n == 0).drop("_n")
-    w_rank = ibis.window(group_by=best.customer_id,
-                         order_by=[ibis.desc(best.confidence), ibis.desc(best.lift), best.product])
-    ranked = best.mutate(rank=(ibis.row_number().over(w_rank) + 1).cast("int64"))
-    ranked = ranked.filter(ranked.rank <= ibis.literal(top))
-    return ranked.select("customer_id", "rank", "product", "because_of", "confidence", "lift",
-                         "buyers", "later_buyers")
 
 
 def next_best_products(
@@ -265,23 +283,27 @@ def upsell_expr(
     j = lines.inner_join(p1, lines.item == p1.p_product)
     per_cat = j.group_by([j.customer_id, j.category]).aggregate(
         orders=j.order_id.nunique(), current_price=j.price.max())
-    p2 = prices.rename(s_product="product", s_category="category", s_price="price")
+    # Products get one global place by (price, name): a category's cheapest step up is then the
+    # lowest place above the threshold, a plain aggregate.
+    placed = prices.mutate(place=ibis.row_number().over(
+        ibis.window(order_by=[prices.price, prices["product"]])))
+    p2 = placed.rename(s_product="product", s_category="category", s_price="price",
+                       s_place="place")
     steps = per_cat.inner_join(
         p2,
         [per_cat.category == p2.s_category,
          p2.s_price >= per_cat.current_price * ibis.literal(1 + UPSELL_MIN_STEP)],
     )
-    w_step = ibis.window(group_by=[steps.customer_id, steps.category],
-                         order_by=[steps.s_price, steps.s_product])
-    steps = steps.mutate(_n=ibis.row_number().over(w_step))
-    steps = steps.filter(steps._n == 0)
+    steps = steps.group_by(["customer_id", "category", "orders", "current_price"]).aggregate(
+        place=steps.s_place.min())
     w_cat = ibis.window(group_by=steps.customer_id,
                         order_by=[ibis.desc(steps.orders), steps.category])
     steps = steps.mutate(_c=ibis.row_number().over(w_cat))
     steps = steps.filter(steps._c == 0)
-    return steps.select(customer_id=steps.customer_id, category=steps.category,
-                        product=steps.s_product, price=steps.s_price,
-                        current_price=steps.current_price)
+    out = steps.inner_join(p2, steps.place == p2.s_place)
+    return out.select(customer_id=out.customer_id, category=out.category,
+                      product=out.s_product, price=out.s_price,
+                      current_price=out.current_price)
 
 
 def upsell_products(
