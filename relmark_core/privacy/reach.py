@@ -72,7 +72,7 @@ def filter_reachable(
     given). Ids the store does not hold count as without consent."""
     from relmark_core.privacy import consent
 
-    if not customer_ids:
+    if len(customer_ids) == 0:
         return Reach(kept=[], suppressed=0, no_consent=0)
     ch = Channel(channel)
     conn.register(_IDS_VIEW, _ids_frame(customer_ids))
@@ -96,7 +96,7 @@ def filter_reachable(
 def filter_suppressed(conn: duckdb.DuckDBPyConnection, customer_ids: Sequence[str]) -> Reach:
     """The suppression list alone (for messages that need no marketing consent, such as a
     service notice): ``no_consent`` is always 0."""
-    if not customer_ids:
+    if len(customer_ids) == 0:
         return Reach(kept=[], suppressed=0, no_consent=0)
     conn.register(_IDS_VIEW, _ids_frame(customer_ids))
     try:
