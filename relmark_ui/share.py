@@ -188,7 +188,8 @@ def _apply_lock(ctx: RerunContext, page: str) -> None:
     st.session_state[_LOCK] = (page, lock)
     wanted = lock.params_for(page)
     if page == lock.page:  # every choice of the locked page is the lock's (absent: default)
-        for k in [k for k in st.query_params if k not in wanted and k != LOCK_PARAM]:
+        keep = {LOCK_PARAM, SAVED_VIEW_PARAM}
+        for k in [k for k in st.query_params if k not in wanted and k not in keep]:
             del st.query_params[k]
     for k, v in wanted.items():
         if st.query_params.get(k) != v:
@@ -208,8 +209,8 @@ def sharing(ctx: RerunContext) -> Iterator[None]:
     Share panel after the page (so the link holds every choice the page made)."""
     page = current_page()
     st.session_state[_RESEED] = st.session_state.pop(_RESEED_NEXT, False)
+    _apply_lock(ctx, page)  # first: a link with both keeps its lock on the view's page
     _open_saved(ctx)
-    _apply_lock(ctx, page)
     yield
     if ctx.filters is not None:
         _panel(ctx, page, ctx.filters)

@@ -222,3 +222,17 @@ def test_a_viewer_can_copy_links_but_not_save_rename_or_delete(
     assert problems(dash) == []
     assert not [b for b in dash.button if b.key in ("db_rename", "db_delete")]
     assert list(dash.dataframe[0].value["name"]) == ["Alpha"]
+
+
+def test_a_saved_view_opened_with_a_lock_stays_locked(app_db: Path) -> None:
+    at = open_page("pages/overview.py", {"range": "last_7_days"})
+    at.sidebar.button(key="share_make_lock").click().run()
+    token = _query(_links(at)[1])["lock"]
+    with store.open_db(app_db) as c:
+        v = save_view(c, "Wide RFM", "rfm", {"range": "all_time", "shade": "revenue"})
+    viewer = open_page("pages/overview.py", {"saved": str(v.view_id), "lock": token})
+    assert problems(viewer) == []
+    assert [t.value for t in viewer.title] == ["RFM groups"]
+    rng = viewer.sidebar.selectbox(key="f_range")
+    assert (rng.value, rng.disabled) == ("last_7_days", True)
+    assert viewer.radio(key="rfm_shade").value == "revenue"
