@@ -151,42 +151,39 @@ st.caption(
     "customer's profile, usable as the segment condition “Likely to buy a product next”, the "
     "offer token {recommended_product} and the segment export's Recommended Product column."
 )
-s1, s2 = st.columns([1, 1.2], gap="large")
-with s1:
-    summary = compute(next_best_summary, as_of=as_of, min_count=min_count, limit=SUMMARY_ROWS)
-    st.markdown("**Most suggested products**", help=definition("next_best_product").help)
-    if summary.empty:
-        st.info("No suggestions yet: no 'later' pair has enough customers behind it. Lower the "
-                "minimum above.")
-    else:
-        st.dataframe(
-            truncate_columns(summary, ["product", "reason"], limit=90), key="xs_summary",
-            hide_index=True,
-            column_order=["product", "customers", "reason"],
-            column_config={
-                "product": st.column_config.TextColumn("Suggest", width="medium"),
-                "customers": count_column(
-                    "Customers", help="Customers whose next-best product this is."),
-                "reason": st.column_config.TextColumn(
-                    "Why (for most of them)", width="large",
-                    help=definition("affinity_confidence_later").help),
-            },
-        )
-with s2:
-    strongest = compute(next_best_products, as_of=as_of, min_count=min_count,
-                        limit=CUSTOMER_ROWS)
-    st.markdown("**Customers with the strongest suggestion**",
-                help="Customers' next-best products, highest confidence first. "
-                + definition("next_best_product").help)
-    if not strongest.empty:
-        st.dataframe(
-            truncate_columns(strongest, ["product", "reason"], limit=90), key="xs_customers",
-            hide_index=True,
-            column_order=["customer_id", "product", "reason"],
-            column_config={
-                "customer_id": st.column_config.TextColumn("Customer"),
-                "product": st.column_config.TextColumn("Suggest"),
-                "reason": st.column_config.TextColumn("Why", width="large"),
-            },
-        )
-        st.caption("Open a customer on the Customers page to see their upsell too.")
+summary = compute(next_best_summary, as_of=as_of, min_count=min_count, limit=SUMMARY_ROWS)
+st.markdown("**Most suggested products**", help=definition("next_best_product").help)
+if summary.empty:
+    st.info("No suggestions yet: no 'later' pair has enough customers behind it. Lower the "
+            "minimum above.")
+else:
+    st.dataframe(
+        truncate_columns(summary, ["product", "reason"], limit=90), key="xs_summary",
+        hide_index=True,
+        column_order=["product", "customers", "reason"],
+        column_config={
+            "product": st.column_config.TextColumn("Suggest", width="medium"),
+            "customers": count_column(
+                "Customers", help="Customers whose next-best product this is."),
+            "reason": st.column_config.TextColumn(
+                "Why (for most of them)", width="large",
+                help=definition("affinity_confidence_later").help),
+        },
+    )
+strongest = compute(next_best_products, as_of=as_of, min_count=min_count,
+                    limit=CUSTOMER_ROWS)
+st.markdown("**Customers with the strongest suggestion**",
+            help="Customers' next-best products, highest confidence first. "
+            + definition("next_best_product").help)
+if not strongest.empty:
+    st.dataframe(
+        truncate_columns(strongest, ["product", "reason"], limit=90), key="xs_customers",
+        hide_index=True,
+        column_order=["customer_id", "product", "reason"],
+        column_config={
+            "customer_id": st.column_config.TextColumn("Customer"),
+            "product": st.column_config.TextColumn("Suggest"),
+            "reason": st.column_config.TextColumn("Why", width="large"),
+        },
+    )
+    st.caption("Open a customer on the Customers page to see their upsell too.")
