@@ -19,8 +19,9 @@ import streamlit as st
 from ibis.backends import BaseBackend
 
 from relmark_core import demo, source, store, warehouse
+from relmark_core.auth import Role
 from relmark_core.errors import DatabaseBusy, RelmarkError
-from relmark_ui import login
+from relmark_ui import login, roles
 from relmark_ui.context import RerunContext, reset_current, set_current
 from relmark_ui.export import export_panel
 from relmark_ui.share import sharing
@@ -174,6 +175,8 @@ def page_frame() -> Iterator[RerunContext | None]:
             token = set_current(ctx)
             try:
                 _banner(ctx)
+                if not roles.may(Role.EDITOR):
+                    roles.hide_table_downloads()
                 with sharing(ctx):  # saved-view links, locked links; the Share panel after the page
                     ctx.filters = sidebar_filters(ctx)
                     yield ctx

@@ -12,7 +12,7 @@ from relmark_core import auth
 from relmark_core.auth import ROLE_RANK, Role
 from relmark_ui.context import current
 
-__all__ = ["role", "may", "read_only_note", "READ_ONLY_NOTE"]
+__all__ = ["role", "may", "read_only_note", "READ_ONLY_NOTE", "hide_table_downloads"]
 
 READ_ONLY_NOTE = "Your role ({have}) can see and export; ask an admin for {needs} rights to {what}."
 _ROLE_KEY = "role"  # RerunContext.extras: the actor's role, looked up once per rerun
@@ -39,3 +39,16 @@ def read_only_note(what: str, *, needs: Role = Role.EDITOR) -> None:
     have = role()
     st.caption(READ_ONLY_NOTE.format(have=have.value if have else "none", needs=needs.value,
                                      what=what))
+
+
+# Tables' own "Download as CSV" button (Streamlit's element toolbar): viewers may export
+# aggregates through the pages' buttons, but not personal data from any table.
+_HIDE_TABLE_DOWNLOADS = """<style>
+[data-testid="stElementToolbarButton"]:has(button[aria-label="Download as CSV"]),
+button[aria-label="Download as CSV"] { display: none !important; }
+</style>"""
+
+
+def hide_table_downloads() -> None:
+    """Hide every table's CSV download button for this rerun (call for viewers)."""
+    st.html(_HIDE_TABLE_DOWNLOADS)

@@ -66,3 +66,11 @@ def test_a_viewer_gets_no_import_and_no_launch(page: Page, server: Server) -> No
         with pytest.raises(NotAllowed, match=r"^Your account \(vera\) may not launch offers"):
             launch_offer(conn, offer_id, as_of=today_utc(), actor="vera")
         assert store.scalar(conn, "SELECT count(*) FROM offer_launches") == 0
+
+    # tables keep their search, but their own CSV download is gone for a viewer
+    open_app(page, server, "customers")
+    table = page.locator("[data-testid='stDataFrame']").first
+    table.hover()
+    expect(page.locator("button[aria-label='Search']").first).to_be_visible()
+    expect(page.locator("button[aria-label='Download as CSV']")).to_have_count(1)
+    expect(page.locator("button[aria-label='Download as CSV']")).to_be_hidden()
