@@ -238,7 +238,8 @@ def _panel(ctx: RerunContext, page: str, f: Filters) -> None:
     sb.caption(f"Link to this view (the as-of date fixed at {f.as_of.day} {f.as_of:%b %Y}); "
                "copy it with the button at its right:")
     with sb.container(key="share_link"):
-        st.code(page_url(page, link_params), language=None, wrap_lines=True)
+        # a lock's token is long: scroll it rather than wrap it over the sidebar
+        st.code(page_url(page, link_params), language=None, wrap_lines=LOCK_PARAM not in params)
     signature = (page, tuple(sorted(params.items())), tuple(sorted(filter_params(f).items())))
     with sb.expander("Locked link", icon=":material/lock:"):
         st.caption("Whoever opens a locked link sees this view and cannot widen it: the date "
@@ -253,7 +254,7 @@ def _panel(ctx: RerunContext, page: str, f: Filters) -> None:
         made = st.session_state.get(_LOCKED_LINK)
         if made is not None and made[0] == signature:
             with st.container(key="share_locked_link"):
-                st.code(made[1], language=None, wrap_lines=True)
+                st.code(made[1], language=None)
     if page in NO_SAVE_PAGES:
         return
     with sb.expander("Save this view", icon=":material/bookmark_add:"):
