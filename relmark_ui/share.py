@@ -197,6 +197,12 @@ def _apply_lock(ctx: RerunContext, page: str) -> None:
     if st.query_params.get(LOCK_PARAM) != token:
         st.query_params[LOCK_PARAM] = token
     names = {s.segment_id: s.name for s in list_segments(ctx.conn)}
+    seg = lock.filters.get("segment", "0")
+    if seg != "0" and not (seg.isdigit() and int(seg) in names):
+        # showing all customers instead would widen the view the link was locked to
+        st.error(f"The segment this locked link shows (id {seg[:20]}) no longer exists, so it "
+                 "shows nothing. Ask whoever sent it for a new link.", icon=":material/lock:")
+        st.stop()
     what = describe_params(lock.filters, segment_names=names).rstrip(".")
     scope = " and this page's choices are" if page == lock.page else " are"
     st.info(f"**This view is locked by its link.** {what}. The sidebar's filters{scope} fixed; "

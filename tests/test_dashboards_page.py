@@ -236,3 +236,22 @@ def test_a_saved_view_opened_with_a_lock_stays_locked(app_db: Path) -> None:
     rng = viewer.sidebar.selectbox(key="f_range")
     assert (rng.value, rng.disabled) == ("last_7_days", True)
     assert viewer.radio(key="rfm_shade").value == "revenue"
+
+
+def test_a_locked_link_to_a_deleted_segment_shows_nothing(app_db: Path) -> None:
+    from relmark_core.segments import delete_segment, save_segment
+
+    with store.open_db(app_db) as c:
+        seg = save_segment(c, "Big spenders", {"conditions": [
+            {"kind": "orders", "min_orders": 2}]})
+    at = open_page("pages/overview.py", {"segment": str(seg.segment_id)})
+    assert problems(at) == []
+    at.sidebar.button(key="share_make_lock").click().run()
+    q = _query(_links(at)[1])
+    assert q["segment"] == str(seg.segment_id)
+    with store.open_db(app_db) as c:
+        delete_segment(c, seg.segment_id)
+    viewer = open_page("pages/overview.py", q)
+    assert [str(e.value) for e in viewer.error][0].startswith(
+        f"The segment this locked link shows (id {seg.segment_id}) no longer exists")
+    assert len(viewer.metric) == 0
