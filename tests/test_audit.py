@@ -70,8 +70,8 @@ def test_each_change_leaves_a_row_with_who_and_what(team: duckdb.DuckDBPyConnect
                                 "10% held out"),
         # 3 German customers; 10% of 3 rounds to nobody held out
         ("ed", "offer launched", "offer 1: 10% off for Germany by email, 1–14 Dec 2024, 10% "
-                                 "held out; 3 treated, 0 held out (seed s1); excluded: 0 no "
-                                 "consent, 0 recent offer, 0 running offer"),
+                                 "held out; 3 treated, 0 held out (seed s1); excluded: 0 "
+                                 "suppressed, 0 no consent, 0 recent offer, 0 running offer"),
         ("ed", "offer cancelled", "offer 1: wrong code"),
         ("ada", "shop data cleared", "all customers, orders and feedback"),
         ("ada", "demo data loaded", "3 customers, 7 orders, 3 feedback answers; seed 1, "

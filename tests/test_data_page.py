@@ -379,7 +379,7 @@ def test_undo_refused_while_a_later_import_builds_on_it(app_db: Path) -> None:
 def test_demo_section_is_kept(app_db: Path) -> None:
     at = open_page(PAGE)
     assert [s.value for s in at.subheader] == ["Import your exports", "Import history",
-                                               "Demo data"]
+                                               "Demo data", "Backup and restore"]
     assert {b.key for b in at.button} >= {"data_reset_demo", "data_start_empty"}
     at.button(key="data_start_empty").click().run()
     assert problems(at) == []
