@@ -71,25 +71,6 @@ def build_parser() -> argparse.ArgumentParser:
         _Parser,
     )
 
-    from relmark_core.privacy import command as privacy_command
-
-    privacy_command.add_erase_arguments(
-        sub.add_parser("erase", help="erase a person (erasure request); orders stay anonymous")
-    )
-    privacy_command.add_access_arguments(
-        sub.add_parser("access", help="write everything held about a person (access request)")
-    )
-
-    b = sub.add_parser("backup", help="write one backup file of everything (data, definitions, "
-                       "history, settings, audit log)")
-    b.add_argument("--out", required=True, help="the backup file to write (.zip; replaced if it "
-                   "exists)")
-    rs = sub.add_parser("restore", help="replace the data, definitions and history with a "
-                        "backup's (asks first)")
-    rs.add_argument("file", help="a backup file made by `backup` or the Data page")
-    rs.add_argument("--yes", action="store_true",
-                    help="restore without asking (required when not run from a terminal)")
-
     from relmark_core import accounts_command
 
     accounts_command.add_arguments(
@@ -104,6 +85,25 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser("automations", help="run the lifecycle automations (one JSON line each), "
                        "or list them"),
         _Parser,
+    )
+
+    b = sub.add_parser("backup", help="write one backup file of everything (data, definitions, "
+                       "history, settings, audit log)")
+    b.add_argument("--out", required=True, help="the backup file to write (.zip; replaced if it "
+                   "exists)")
+    rs = sub.add_parser("restore", help="replace the data, definitions and history with a "
+                        "backup's (asks first)")
+    rs.add_argument("file", help="a backup file made by `backup` or the Data page")
+    rs.add_argument("--yes", action="store_true",
+                    help="restore without asking (required when not run from a terminal)")
+
+    from relmark_core.privacy import command as privacy_command
+
+    privacy_command.add_erase_arguments(
+        sub.add_parser("erase", help="erase a person (erasure request); orders stay anonymous")
+    )
+    privacy_command.add_access_arguments(
+        sub.add_parser("access", help="write everything held about a person (access request)")
     )
 
     from relmark_core.sharing import report_command
@@ -216,12 +216,6 @@ def _run(args: argparse.Namespace) -> int:
             from relmark_core.segments import command as segment_command
 
             return segment_command.run(conn, args)
-        if args.command in ("erase", "access"):
-            from relmark_core.privacy import command as privacy_command
-
-            if args.command == "erase":
-                return privacy_command.run_erase(conn, args)
-            return privacy_command.run_access(conn, args)
         if args.command == "users":
             from relmark_core import accounts_command
 
@@ -230,6 +224,12 @@ def _run(args: argparse.Namespace) -> int:
             from relmark_core.automations import command as automations_command
 
             return automations_command.run(conn, args)
+        if args.command in ("erase", "access"):
+            from relmark_core.privacy import command as privacy_command
+
+            if args.command == "erase":
+                return privacy_command.run_erase(conn, args)
+            return privacy_command.run_access(conn, args)
         if args.command == "report":
             return _report(args, conn)
         if args.command == "export-report":
