@@ -39,7 +39,7 @@ from relmark_core.offers import (
 )
 from relmark_core.offers.export import REACH_CHANNELS
 from relmark_core.offers.model import DEFAULT_FREQUENCY_CAP_DAYS, DEFAULT_REDEMPTION
-from relmark_core.offers.saved import member_tokens
+from relmark_core.offers.saved import member_tokens, uses_recommendation
 from relmark_core.privacy.reach import EXCLUDED_HELP
 from relmark_core.reports import today_utc
 from relmark_core.segments import list_segments
@@ -171,7 +171,8 @@ def _create() -> None:
     if choices:
         who = st.selectbox("Preview for", list(choices), key="of_preview_who",
                            format_func=lambda c: choices.get(c, c))
-        tokens = member_tokens(ctx.conn, [who], src=ctx.src)
+        tokens = member_tokens(ctx.conn, [who], src=ctx.src,
+                               recommended=uses_recommendation(offer))
         values = {str(k): v for k, v in tokens.iloc[0].items()} if len(tokens) else {}
         st.text(render_message(offer.message, values, offer.fallbacks))
     else:

@@ -253,3 +253,21 @@ def test_refill_reason_with_the_default_minimum(conn: duckdb.DuckDBPyConnection)
     assert list(df["customer_id"]) == ["solo"]
     assert df["reason"].iloc[0] == (
         "bought Soy Candle; 91% of such buyers later bought Diffuser Refill")
+
+
+def test_offer_preview_fills_the_recommended_product(conn: duckdb.DuckDBPyConnection) -> None:
+    from relmark_core.offers.model import parse_offer
+    from relmark_core.offers.saved import member_tokens, preview_message, uses_recommendation
+
+    refill_shop(conn)
+    customers = dict(conn.execute("SELECT first_name, customer_id FROM customers").fetchall())
+    offer = parse_offer({
+        "name": "Refill nudge", "segment_id": 1, "starts_on": "2024-07-01",
+        "ends_on": "2024-07-14", "holdout_pct": 0, "code_mode": "none",
+        "message": "Hi {first_name}, time for {recommended_product}?",
+    })
+    assert uses_recommendation(offer)
+    assert preview_message(conn, offer, customers["Sol"]) == "Hi Sol, time for Diffuser Refill?"
+    assert preview_message(conn, offer, customers["Rae1"]) == "Hi Rae1, time for something new?"
+    # without the token the next-best product is not computed at all
+    assert "recommended_product" not in member_tokens(conn, [customers["Sol"]]).columns

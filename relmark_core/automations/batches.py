@@ -19,7 +19,7 @@ from relmark_core.automations.model import Automation
 from relmark_core.imports.load import neutralise_formula
 from relmark_core.offers.export import hash_email
 from relmark_core.offers.model import render_message
-from relmark_core.offers.saved import member_tokens
+from relmark_core.offers.saved import member_tokens, uses_recommendation
 from relmark_core.source import Source
 
 __all__ = ["batch_frame", "batch_csv"]
@@ -57,14 +57,15 @@ def batch_frame(conn: duckdb.DuckDBPyConnection, a: Automation, treated: pd.Data
         names = (m["first_name"].fillna("") + " " + m["last_name"].fillna("")).str.strip()
         return pd.DataFrame({"Name": _cells(names), "Email": _cells(m["email"]),
                              "Code": _cells(m["code"])})
-    tok = member_tokens(conn, m["customer_id"].astype(str).tolist(), src=src)
+    rec = uses_recommendation(offer)
+    tok = member_tokens(conn, m["customer_id"].astype(str).tolist(), src=src, recommended=rec)
     m = m.merge(tok.drop(columns=["first_name"]), on="customer_id", how="left")
     msgs = [render_message(offer.message, {str(k): v for k, v in r.items()}, offer.fallbacks)
             for r in m.to_dict("records")]
     if channel == "sms":
         return pd.DataFrame({"Phone": _cells(m["phone"]), "First Name": _cells(m["first_name"]),
                              "Code": _cells(m["code"]), "Message": _cells(msgs)})
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "Email": _cells(m["email"]), "First Name": _cells(m["first_name"]),
         "Last Name": _cells(m["last_name"]), "Code": _cells(m["code"]), "Message": _cells(msgs),
         "Tier": _cells(m["tier"]), "Points Balance": _cells(m["points_balance"]),
@@ -72,6 +73,9 @@ def batch_frame(conn: duckdb.DuckDBPyConnection, a: Automation, treated: pd.Data
         "Last Product": _cells(m["last_product"]),
         "Offer Ends": [offer.ends_on.isoformat()] * len(m),
     })
+    if rec:  # the same column the offer's email export adds when the message uses the token
+        out.insert(len(out.columns) - 1, "Recommended Product", _cells(m["recommended_product"]))
+    return out
 
 
 def batch_csv(conn: duckdb.DuckDBPyConnection, a: Automation, treated: pd.DataFrame, *,

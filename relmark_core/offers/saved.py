@@ -53,6 +53,7 @@ __all__ = [
     "reopen_offer",
     "frozen_members",
     "member_tokens",
+    "uses_recommendation",
     "preview_message",
     "OFFERS_TABLE_COLUMNS",
     "offers_table",
@@ -461,11 +462,13 @@ def frozen_members(conn: duckdb.DuckDBPyConnection, offer_id: int) -> pd.DataFra
 
 
 def member_tokens(conn: duckdb.DuckDBPyConnection, customer_ids: list[str], *,
-                  src: Source | None = None, as_of: date | None = None) -> pd.DataFrame:
+                  src: Source | None = None, as_of: date | None = None,
+                  recommended: bool = False) -> pd.DataFrame:
     """Token values per customer (``customer_id`` + :data:`~relmark_core.offers.model.TOKENS`):
     first name; loyalty tier and posted points balance (empty without a program); favourite
     category (most units in counted orders, ties alphabetical); last product (first line of the
-    latest counted order)."""
+    latest counted order); with ``recommended``, also the next-best product
+    (``recommended_product``: computed only when a message uses it)."""
     src = src or from_duckdb(conn)
     ids = pd.DataFrame({"customer_id": pd.Series(customer_ids, dtype=object).astype(str)})
     mem = ibis.memtable(ids)
@@ -503,7 +506,18 @@ def member_tokens(conn: duckdb.DuckDBPyConnection, customer_ids: list[str], *,
         for v in out["points_balance"]]
     cols = ["customer_id", "first_name", "tier", "points_balance", "favourite_category",
             "last_product"]
+    if recommended:
+        from relmark_core.personalisation.recommend import recommended_product_tokens
+
+        rec = recommended_product_tokens(src, list(out["customer_id"]), as_of=as_of)
+        out = out.merge(rec, on="customer_id", how="left")
+        cols.append("recommended_product")
     return out[cols].astype(object).where(out[cols].notna(), None)
+
+
+def uses_recommendation(offer: Offer) -> bool:
+    """Whether the offer's message names the member's next-best product."""
+    return "{recommended_product}" in offer.message
 
 
 def preview_message(conn: duckdb.DuckDBPyConnection, offer: Offer, customer_id: str, *,
@@ -511,7 +525,7 @@ def preview_message(conn: duckdb.DuckDBPyConnection, offer: Offer, customer_id: 
     """The offer's message as ``customer_id`` would read it (fallbacks for missing values)."""
     from relmark_core.offers.model import render_message
 
-    t = member_tokens(conn, [customer_id], src=src)
+    t = member_tokens(conn, [customer_id], src=src, recommended=uses_recommendation(offer))
     values = {str(k): v for k, v in t.iloc[0].items()} if len(t) else {}
     return render_message(offer.message, values, offer.fallbacks)
 
