@@ -68,6 +68,7 @@ df = series.assign(
 )
 fig = px.bar(
     df, x="period", y="revenue", color="coverage",
+    category_orders={"period": df["period"].tolist()},  # time order, not by colour group
     color_discrete_map={"Whole period": "#7c3aed", "Partly in range": "#c4b5fd"},
     hover_data={"orders": True, "customers": True, "coverage": True},
     labels={"period": grain.capitalize(), "revenue": f"Net revenue ({cur.currency})",
