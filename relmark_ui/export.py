@@ -12,16 +12,15 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from relmark_core.errors import RelmarkError
 from relmark_core.sharing.report import Report, ReportFilters, ReportInputs
 from relmark_core.sharing.report_pages import REPORT_PAGES, build_report
 from relmark_ui.context import RerunContext
+from relmark_ui.share import current_page as current_page_name
 
 __all__ = ["export_panel", "current_page_name", "FORMATS"]
 
@@ -47,17 +46,6 @@ FORMATS: dict[str, tuple[str, str, str, Callable[[Report], bytes]]] = {
     "html": ("HTML", "html", "text/html", _html),
     "pdf": ("PDF", "pdf", "application/pdf", _pdf),
 }
-
-
-def current_page_name() -> str:
-    """The running page's name (its file name without .py, as in its URL); "" outside one."""
-    run = get_script_run_ctx()
-    if run is None:
-        return ""
-    pm = run.pages_manager
-    info: dict[str, Any] = dict(pm.get_pages().get(pm.current_page_script_hash) or {})
-    script = str(info.get("script_path") or "")
-    return Path(script).stem if script else ""
 
 
 def _size(n: int) -> str:

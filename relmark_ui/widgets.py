@@ -24,6 +24,7 @@ from relmark_core.periods import (
 )
 from relmark_core.reports import today_utc
 from relmark_core.segments import SegmentFilter, list_segments
+from relmark_core.sharing.report import change_text
 from relmark_ui import share
 from relmark_ui.cache import compute
 from relmark_ui.context import Filters, RerunContext
@@ -410,16 +411,6 @@ def fmt_value(value: Any, unit: str, currency: str = "USD") -> str:
     return f"{value:,}" if isinstance(value, int) else f"{float(value):,.1f}"
 
 
-def _delta(value: Any, previous: Any, unit: str) -> str | None:
-    if value is None or previous is None:
-        return None
-    if unit == "share":
-        return f"{(float(value) - float(previous)) * 100:+.1f} pts"
-    if float(previous) == 0:
-        return None
-    return f"{(float(value) / float(previous) - 1) * 100:+.1f}%"
-
-
 def metric_card(
     key: str,
     value: Any,
@@ -438,6 +429,6 @@ def metric_card(
     host.metric(
         label or d.label,
         fmt_value(value, d.unit, currency),
-        delta=_delta(value, previous, d.unit),
+        delta=change_text(value, previous, d.unit),
         help=help_text,
     )

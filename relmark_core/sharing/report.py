@@ -28,6 +28,7 @@ from relmark_core.segments import SegmentFilter
 from relmark_core.source import Source
 
 __all__ = [
+    "change_text",
     "MAX_TABLE_ROWS",
     "MAX_TEXT_CHARS",
     "CHART_COLOURS",
@@ -310,8 +311,9 @@ class Report(BaseModel):
 # --- building blocks for the page builders ----------------------------------------------------
 
 
-def _change(value: Any, previous: Any, unit: str) -> str | None:
-    """The change against the previous period, the way the pages show it."""
+def change_text(value: Any, previous: Any, unit: str) -> str | None:
+    """The change against the previous period as the pages and reports show it: "+4.2%", or
+    "+1.5 pts" for shares; None when either value is missing or the previous one is 0."""
     if _missing(value) or _missing(previous):
         return None
     if unit == "share":
@@ -350,7 +352,7 @@ def headline(
         value=_unit_text(value, d.unit, currency),
         definition=d.help,
         previous=_unit_text(previous, d.unit, currency) if compare else None,
-        change=_change(value, previous, d.unit) if compare else None,
+        change=change_text(value, previous, d.unit) if compare else None,
     )
 
 
