@@ -30,7 +30,8 @@ CONTACT_CSV = (b"Order ID,Contact,Order Date,Amount\n"
 
 
 def upload(page: Page, name: str, data: bytes) -> None:
-    page.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files(
+    page.locator("[data-testid='stFileUploader']").filter(has_text="Exports to import").locator(
+        "input[type=file]").set_input_files(
         files=[{"name": name, "mimeType": "text/csv", "buffer": data}]
     )
     wait_idle(page)

@@ -25,6 +25,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from relmark_core import accounts, store
 from relmark_core.auth import Role
+from relmark_ui.login import SESSION_COOKIE
 from tests.e2e.conftest import (
     IDLE_TIMEOUT_MS,
     ROOT,
@@ -111,6 +112,11 @@ def title(pg: Page) -> str:
     return pg.locator("[data-testid='stMain'] h1").first.inner_text()
 
 
+def expect_title(pg: Page, text: str) -> None:
+    """The page's title becomes ``text`` (waits: a rerun may still be drawing)."""
+    expect(pg.locator("[data-testid='stMain'] h1").first).to_have_text(text)
+
+
 def sidebar_text(pg: Page) -> str:
     return pg.locator("[data-testid='stSidebar']").inner_text()
 
@@ -128,7 +134,7 @@ def sign_in(pg: Page, name: str, password: str) -> None:
 
 def test_first_admin_sign_out_wrong_password_sign_in(page: Page, server: Server) -> None:
     goto(page, f"{server.url}/team")
-    assert title(page) == "Team"
+    expect_title(page, "Team")
     fill(page, "User name", "boss")
     fill(page, "Password", PW)
     fill(page, "Password again", PW)
@@ -137,24 +143,27 @@ def test_first_admin_sign_out_wrong_password_sign_in(page: Page, server: Server)
     expect(page.get_by_text("Team mode is on: you are signed in as boss")).to_be_visible()
     assert "Signed in as boss (admin)" in sidebar_text(page)
 
-    # a reload (new Streamlit session) stays signed in through the session cookie
+    # a reload (new Streamlit session) stays signed in through the session cookie (set by a
+    # script the page runs once it has drawn: wait for it, as a person would by clicking on)
+    page.wait_for_function(f"() => document.cookie.includes('{SESSION_COOKIE}=')",
+                           timeout=IDLE_TIMEOUT_MS)
     page.reload()
     page.wait_for_selector("[data-testid='stMain'] h1", timeout=IDLE_TIMEOUT_MS)
     wait_idle(page)
-    assert title(page) == "Team"
+    expect_title(page, "Team")
     assert "Signed in as boss (admin)" in sidebar_text(page)
 
     page.get_by_role("button", name="Sign out").click()
     wait_idle(page)
-    assert title(page) == SIGN_IN_TITLE
+    expect_title(page, SIGN_IN_TITLE)
     assert "Signed in as" not in sidebar_text(page)
 
     sign_in(page, "boss", "not the password")
     expect(page.get_by_text(accounts.WRONG_SIGN_IN)).to_be_visible()
-    assert title(page) == SIGN_IN_TITLE
+    expect_title(page, SIGN_IN_TITLE)
 
     sign_in(page, "boss", PW)
-    assert title(page) == "Team"
+    expect_title(page, "Team")
     assert "Signed in as boss (admin)" in sidebar_text(page)
 
     # after signing out, a reload does not sign in again (the old cookie's session ended)
@@ -163,7 +172,7 @@ def test_first_admin_sign_out_wrong_password_sign_in(page: Page, server: Server)
     page.reload()
     page.wait_for_selector("[data-testid='stMain'] h1", timeout=IDLE_TIMEOUT_MS)
     wait_idle(page)
-    assert title(page) == SIGN_IN_TITLE
+    expect_title(page, SIGN_IN_TITLE)
 
 
 def oidc_sign_in(pg: Page, server: Server, email: str) -> None:
@@ -195,7 +204,7 @@ def test_company_sign_in_maps_by_email(page: Page, server: Server) -> None:
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(re.compile(r"end_session"), timeout=IDLE_TIMEOUT_MS)
     goto(page, f"{server.url}/")
-    assert title(page) == SIGN_IN_TITLE
+    expect_title(page, SIGN_IN_TITLE)
 
 
 def test_company_sign_in_unknown_email(page: Page, server: Server) -> None:
@@ -203,6 +212,6 @@ def test_company_sign_in_unknown_email(page: Page, server: Server) -> None:
         if accounts.get_user(conn, "boss") is None:
             accounts.create_first_admin(conn, "boss", PW)
     oidc_sign_in(page, server, "stranger@elsewhere.example")
-    assert title(page) == SIGN_IN_TITLE
+    expect_title(page, SIGN_IN_TITLE)
     expect(page.get_by_text("it is not a Relmark user yet")).to_be_visible()
     assert "Signed in as" not in sidebar_text(page)
