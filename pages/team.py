@@ -9,10 +9,6 @@ from relmark_ui import current
 from relmark_ui.login import oidc_configured, sign_in_as
 
 ROLES = [r.value for r in Role]
-ROLE_HELP = (
-    "viewer: sees pages and exports. editor: also imports data and changes segments, loyalty "
-    "rules and offers. admin: also manages users, settings and resets."
-)
 FLASH = "team_flash"
 
 ctx = current()
@@ -80,14 +76,14 @@ else:
         hide_index=True,
         key="team_users",
     )
-    st.caption(ROLE_HELP)
+    st.caption(auth.ROLE_HELP)
     names = [u.user_name for u in users]
 
     st.subheader("Add a user")
     with st.form("add_user", clear_on_submit=False):
         c1, c2 = st.columns(2)
         new_name = c1.text_input("User name", key="add_name")
-        new_role = c2.selectbox("Role", ROLES, index=0, key="add_role", help=ROLE_HELP)
+        new_role = c2.selectbox("Role", ROLES, index=0, key="add_role", help=auth.ROLE_HELP)
         new_display = c1.text_input("Name (optional)", key="add_display")
         new_email = c2.text_input(
             "Work email",
@@ -122,7 +118,7 @@ else:
         with c1:
             role = st.selectbox(
                 "Role", ROLES, index=ROLES.index(chosen.role.value), key="change_role",
-                help=ROLE_HELP,
+                help=auth.ROLE_HELP,
             )
             if st.button("Change role", key="change_role_go"):
                 try:

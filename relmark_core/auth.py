@@ -18,7 +18,8 @@ import duckdb
 from relmark_core import store
 from relmark_core.errors import NotAllowed
 
-__all__ = ["Role", "SYSTEM_ACTORS", "ROLE_RANK", "team_mode", "role_of", "require"]
+__all__ = [
+    "ROLE_HELP","Role", "SYSTEM_ACTORS", "ROLE_RANK", "team_mode", "role_of", "require"]
 
 
 class Role(StrEnum):
@@ -27,6 +28,14 @@ class Role(StrEnum):
     ADMIN = "admin"  # users, settings, reset, erasure, backup/restore
 
 
+ROLE_HELP = (
+    "viewer: sees every page and exports reports and totals (no lists of people). "
+    "editor: also imports and undoes imports, exports people (segments, offers, follow-ups, "
+    "access requests), edits segments, RFM groups, loyalty programs, offers, automations, saved "
+    "views and the suppression list. "
+    "admin: also manages users and roles, settings and the analytics source, resets the data, "
+    "erases people, reads the audit log, and makes or restores backups."
+)
 ROLE_RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2}
 SYSTEM_ACTORS = frozenset({"local", "cli"})
 
