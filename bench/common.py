@@ -56,11 +56,20 @@ def demo_db(size: str, *, db: str | None = None) -> Path:
     return path
 
 
+MAX_REPEATS_ENV = "RELMARK_BENCH_MAX_REPEATS"  # the smoke test sets 1: it checks, not times
+
+
+def repeats(n: int) -> int:
+    """``n``, capped by ``$RELMARK_BENCH_MAX_REPEATS`` when set (at least 1)."""
+    cap = os.environ.get(MAX_REPEATS_ENV)
+    return max(1, min(n, int(cap))) if cap else n
+
+
 def best_of(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:
     """The fastest of ``repeat`` runs (seconds) and the last result."""
     best = float("inf")
     out: Any = None
-    for _ in range(repeat):
+    for _ in range(repeats(repeat)):
         t0 = time.perf_counter()
         out = fn()
         best = min(best, time.perf_counter() - t0)
@@ -98,7 +107,7 @@ def time_child_job(job: Callable[[], Any], *, variant: str, repeat: int, out: Pa
     baseline = vm_hwm_mib()
     times: list[float] = []
     df: Any = None
-    for _ in range(repeat):
+    for _ in range(repeats(repeat)):
         df = None  # let the previous result go, as a page rerun would
         t0 = time.perf_counter()
         df = job()

@@ -29,6 +29,7 @@ from typing import Any
 import duckdb
 import ibis
 from common import arg_parser, demo_db, result
+from common import repeats as common_repeats
 
 from relmark_core import source
 from relmark_core.metrics.common import NOT_COUNTED_STATUSES
@@ -117,7 +118,7 @@ def interleaved(ours: Callable[[], Any], ref: Callable[[], Any], repeats: int = 
     results."""
     best = [float("inf"), float("inf")]
     out: list[Any] = [None, None]
-    for _ in range(repeats):
+    for _ in range(common_repeats(repeats)):
         for i, fn in enumerate((ours, ref)):
             t0 = time.perf_counter()
             out[i] = fn()
@@ -127,7 +128,7 @@ def interleaved(ours: Callable[[], Any], ref: Callable[[], Any], repeats: int = 
 
 def _compile_s(fn: object) -> float:
     best = float("inf")
-    for _ in range(REPEATS):
+    for _ in range(common_repeats(REPEATS)):
         t0 = time.perf_counter()
         fn()  # type: ignore[operator]
         best = min(best, time.perf_counter() - t0)
