@@ -150,8 +150,13 @@ def open_app(pg: Page, server: Server, path: str = "") -> None:
     open_url(pg, f"{server.url}/{path}")
 
 
-def metric_values(pg: Page) -> list[str]:
-    return [v.inner_text() for v in pg.locator("[data-testid='stMetricValue']").all()]
+def metric_values(pg: Page, *, wait: bool = True) -> list[str]:
+    """The page's headline numbers, in order. Waits until the first one is drawn (a page's
+    title comes before its numbers on a busy machine) unless ``wait`` is False."""
+    values = pg.locator("[data-testid='stMetricValue']")
+    if wait:
+        values.first.wait_for(state="visible")
+    return [v.inner_text() for v in values.all()]
 
 
 def pick_option(pg: Page, label: str, option: str) -> None:
