@@ -7,14 +7,13 @@ with bound values, audited, and bumps the data version.
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime
 from typing import Any
 
 import duckdb
 from pydantic import BaseModel, ConfigDict
 
-from relmark_core import auth, store
+from relmark_core import auth, names, store
 from relmark_core.errors import InputRefused
 from relmark_core.segments.model import SegmentDefinition, definition_from_json, parse_definition
 from relmark_core.store import DEFAULT_ACTOR
@@ -55,16 +54,8 @@ class SavedSegment(BaseModel):
 
 def clean_name(name: str) -> str:
     """A segment name trimmed, or a refusal saying what to fix."""
-    text = " ".join(str(name).split())
-    if not text:
-        raise InputRefused("The segment name is empty. Give the segment a name.")
-    if len(text) > MAX_NAME:
-        raise InputRefused(
-            f"The segment name is {len(text)} characters long; keep it to {MAX_NAME}."
-        )
-    if any(unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") for ch in text):
-        raise InputRefused("The segment name contains an invisible or control character.")
-    return text
+    return names.clean_name(name, thing="segment", max_chars=MAX_NAME,
+                            empty="The segment name is empty. Give the segment a name.")
 
 
 def _key(name: str) -> str:

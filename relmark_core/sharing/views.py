@@ -9,7 +9,6 @@ filters show.
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import duckdb
 from pydantic import BaseModel, ConfigDict
 
-from relmark_core import auth, store
+from relmark_core import auth, names, store
 from relmark_core.errors import InputRefused
 from relmark_core.periods import DEFAULT_PRESET, PRESETS, DateRange
 from relmark_core.sharing.links import FILTER_PARAMS, LOCK_PARAM, MAX_PARAM_CHARS, PAGE_NAME
@@ -63,14 +62,8 @@ class SavedView(BaseModel):
 
 def clean_name(name: str) -> str:
     """A view name trimmed, or a refusal saying what to fix."""
-    text = " ".join(str(name).split())
-    if not text:
-        raise InputRefused("The view has no name. Type a name for it, e.g. “Weekly revenue”.")
-    if len(text) > MAX_NAME:
-        raise InputRefused(f"The view name is {len(text)} characters long; keep it to {MAX_NAME}.")
-    if any(unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") for ch in text):
-        raise InputRefused("The view name contains an invisible or control character.")
-    return text
+    return names.clean_name(name, thing="view", max_chars=MAX_NAME,
+                            empty="The view has no name. Type a name for it, e.g. “Weekly revenue”.")
 
 
 def clean_params(params: Mapping[str, str]) -> dict[str, str]:
