@@ -369,3 +369,33 @@ def test_empty_shop(src: source.Source) -> None:
     assert rfm.rfm_grid(src).customers.sum() == 0
     s = rfm.rfm_group_summary(src)
     assert list(s.customers) == [0] * 11
+
+
+def test_group_expression_computes_only_the_scores_the_rules_use(shop: source.Source) -> None:
+    # Scores from the table in build_shop. "Big spenders" narrows M only (M 4-5: c01 c02 c03
+    # c10); "Recent" narrows R only (R 5: c01 c02, both already taken, so nobody); "Repeat"
+    # narrows F (F 2-3: c04 c05 c08 c11); "Everyone" narrows nothing: c06 c07 c09 c12.
+    groups = [
+        RfmGroup(name="Big spenders", m_min=4),
+        RfmGroup(name="Recent", r_min=5),
+        RfmGroup(name="Repeat", f_min=2, f_max=3),
+        RfmGroup(name="Everyone"),
+    ]
+    assert rfm._scores_used(groups) == ("r", "f", "m")
+    assert rfm._scores_used(DEFAULT_GROUPS) == ("r", "f")
+    assert rfm._scores_used([RfmGroup(name="Everyone")]) == ()
+    t = rfm.rfm_group_expr(shop, as_of=AS_OF, groups=groups)
+    got = dict(shop.execute(t.order_by("customer_id")).itertuples(index=False, name=None))
+    assert got == {
+        "c01": "Big spenders", "c02": "Big spenders", "c03": "Big spenders",
+        "c04": "Repeat", "c05": "Repeat", "c06": "Everyone", "c07": "Everyone",
+        "c08": "Repeat", "c09": "Everyone", "c10": "Big spenders", "c11": "Repeat",
+        "c12": "Everyone",
+    }
+    # The default groups leave M out and give every customer the group the full table gives.
+    lean = rfm.rfm_group_expr(shop, as_of=AS_OF)
+    assert dict(shop.execute(lean).itertuples(index=False, name=None)) == {
+        row[0]: row[7] for row in EXPECTED
+    }
+    everyone = rfm.rfm_group_expr(shop, as_of=AS_OF, groups=[RfmGroup(name="Everyone")])
+    assert sorted(shop.execute(everyone)["group"]) == ["Everyone"] * 12

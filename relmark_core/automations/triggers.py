@@ -30,7 +30,7 @@ from relmark_core.automations.model import (
 )
 from relmark_core.loyalty.ledger import _replay, ledger_entries
 from relmark_core.metrics.common import counted_orders
-from relmark_core.metrics.rfm import load_groups_for, rfm_expr
+from relmark_core.metrics.rfm import load_groups_for, rfm_group_expr
 from relmark_core.source import Source
 
 __all__ = ["QUALIFIED_COLUMNS", "qualifying", "first_orders", "expiring_points"]
@@ -109,7 +109,7 @@ def qualifying(conn: duckdb.DuckDBPyConnection, src: Source, trigger: Trigger, *
         t = t[t["tier"] == trigger.tier]
         return _frame(t["customer_id"], trigger.tier)
     if isinstance(trigger, RfmGroupTrigger):
-        r = rfm_expr(src, as_of=as_of + _ONE_DAY, groups=load_groups_for(src))
+        r = rfm_group_expr(src, as_of=as_of + _ONE_DAY, groups=load_groups_for(src))
         ids = src.execute(r.filter(r.group == trigger.group).select("customer_id"))["customer_id"]
         return _frame(ids, trigger.group)
     if isinstance(trigger, DetractorTrigger):

@@ -288,7 +288,7 @@ def _rfm_groups(src: Source, as_of: date | None) -> Table:
     if day is None:  # no counted orders at all: nobody has an RFM group
         c = src.customers
         return c.select(customer_id=c.customer_id, group=ibis.null("string"))
-    t = rfm.rfm_expr(src, as_of=day, groups=rfm.load_groups_for(src))
+    t = rfm.rfm_group_expr(src, as_of=day, groups=rfm.load_groups_for(src))
     return t.select(customer_id=t.customer_id, group=t["group"].fill_null(rfm.NO_GROUP))
 
 

@@ -270,7 +270,9 @@ class _Compiler:
         return accepts if k.consented else ~accepts
 
     def rfm(self, k: RfmCondition) -> BooleanValue:
-        t = rfm.rfm_expr(self.src, as_of=self.as_of + _ONE_DAY, groups=rfm.load_groups_for(self.src))
+        t = rfm.rfm_group_expr(
+            self.src, as_of=self.as_of + _ONE_DAY, groups=rfm.load_groups_for(self.src)
+        )
         return self.has(t.filter(t.group.isin(list(k.groups))))
 
     def tier(self, k: TierCondition) -> BooleanValue:

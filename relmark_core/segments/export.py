@@ -199,7 +199,7 @@ def export_members(
         s = customer_stats(src, cutoff=day_end(src, as_of)).rename(s_id="customer_id")
         t = t.left_join(s, t.customer_id == s.s_id)
     if "rfm_group" in props:
-        r = rfm.rfm_expr(src, as_of=as_of + _ONE_DAY, groups=rfm.load_groups_for(src))
+        r = rfm.rfm_group_expr(src, as_of=as_of + _ONE_DAY, groups=rfm.load_groups_for(src))
         r = r.select(r_id=r.customer_id, rfm_group=r.group)
         t = t.left_join(r, t.customer_id == r.r_id)
     if "nps_group" in props:

@@ -69,7 +69,7 @@ def _moves(
     src: Source, start: date, end: date, groups: Sequence[RfmGroup],
     segment: CustomerSet | None,
 ) -> Table:
-    before = rfm.rfm_expr(src, as_of=start + _ONE_DAY, groups=groups)
+    before = rfm.rfm_group_expr(src, as_of=start + _ONE_DAY, groups=groups)
     after = rfm.rfm_expr(src, as_of=end + _ONE_DAY, groups=groups)
     a = before.select(a_id=before.customer_id, from_group=before.group.fill_null(NO_GROUP))
     b = for_segment(src, after, segment)
