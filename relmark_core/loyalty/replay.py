@@ -137,6 +137,11 @@ def _floor(x: FloatArray) -> IntArray:
     return np.floor(x + _EPS).astype(np.int64)
 
 
+def _within(mask: BoolArray | None, new: Any, old: Any) -> Any:
+    """``new`` where ``mask`` holds, else ``old``; a mask of None holds everywhere."""
+    return new if mask is None else np.where(mask, new, old)
+
+
 def _group_ids(first: BoolArray) -> IntArray:
     return np.cumsum(first, dtype=np.int64) - 1
 
@@ -252,7 +257,12 @@ class _TierRule:
     year0: int = 0
 
     def level(self, q: IntArray) -> IntArray:
-        return np.searchsorted(self.thresholds, q, side="right").astype(np.int64)
+        """How many thresholds (lowest first) ``q`` reaches: one comparison per tier, cheaper
+        than a binary search over a handful of thresholds."""
+        out = np.zeros(np.shape(q), dtype=np.int64)
+        for threshold in self.thresholds:
+            out += q >= threshold
+        return out
 
 
 @dataclass
@@ -361,7 +371,15 @@ def _orders(
     codes: list[str],
     customer_id: str | None,
     with_ids: bool,
-) -> dict[str, Any]:
+    with_shipping: bool,
+) -> dict[str, npt.NDArray[Any]]:
+    """The counted orders of the window in (customer hash, time, order hash) order: ``h``,
+    ``t`` (store-time seconds), ``net`` (float), ``shipping`` (when asked), ``ch``/``code``
+    (positions in ``channels``/``codes``, -1 for none), ``lf0``… (each line multiplier's factor
+    over the order's line value) and, with ids, the order and customer ids and UTC times.
+
+    Only the columns the replay reads travel: every column fetched is also carried through
+    DuckDB's sort of the 5M-row result."""
     params: dict[str, Any] = {
         "lo": lo_utc, "hi": hi_utc, "cur": currency, "not_counted": list(NOT_COUNTED_STATUSES),
     }
@@ -378,9 +396,9 @@ def _orders(
         "hash(o.customer_id) AS h",
         f"{_local('o.ordered_at', tz)} AS t",
         "CAST(o.net AS DOUBLE) AS net",
-        "CAST(round(o.net * 100) AS BIGINT) AS cents",
-        "CAST(coalesce(o.shipping, 0) AS DOUBLE) AS shipping",
     ]
+    if with_shipping:
+        cols.append("CAST(coalesce(o.shipping, 0) AS DOUBLE) AS shipping")
     if channels:
         params["channels"] = channels
         cols.append("coalesce(list_position($channels, o.sales_channel), 0) - 1 AS ch")
@@ -409,13 +427,14 @@ def _orders(
             "hash(l.order_id) AS k, l.category, l.product, "
             "CAST(coalesce(l.unit_price, 0) * coalesce(l.quantity, 0) AS DOUBLE) AS v "
             "FROM order_lines l) l JOIN o USING (k) GROUP BY o.k) "
-            "SELECT o.*, " + ", ".join(f"coalesce(lf.lf{i}, 1.0) AS lf{i}" for i in range(n))
+            "SELECT o.* EXCLUDE (k), "
+            + ", ".join(f"coalesce(lf.lf{i}, 1.0) AS lf{i}" for i in range(n))
             + " FROM o LEFT JOIN lf USING (k)"
         )
     else:
-        sql = base
+        sql = f"WITH o AS ({base}) SELECT o.* EXCLUDE (k) FROM o"  # noqa: S608 - fixed SQL; values are bound
     # ties (one customer, one second) by the order id's hash: the same order on every run
-    sql += " ORDER BY h, t, k"
+    sql += " ORDER BY h, t, o.k"
     return {k: np.asarray(v) for k, v in conn.execute(sql, params).fetchnumpy().items()}
 
 
@@ -586,22 +605,27 @@ def run_replay(
             if rw.discount_code and rw.discount_code not in codes:
                 codes.append(rw.discount_code)
 
+    with_shipping = any(s.program.membership is not None and s.program.membership.free_shipping
+                        for s in segs)
+    spend_basis = any(s.program.tiers is not None and s.program.tiers.basis == "spend" for s in segs)
+
     step(0.05, "Reading the orders")
     od = _orders(
         conn, lo_utc=lo_utc, hi_utc=hi_utc, currency=currency, tz=tz,
         line_factors=[[r for _, r in lr] for lr in line_rules], channels=channels, codes=codes,
-        customer_id=customer_id, with_ids=with_ids,
+        customer_id=customer_id, with_ids=with_ids, with_shipping=with_shipping,
     )
     o_h = np.asarray(od["h"], dtype=np.uint64)
     o_t = np.asarray(od["t"], dtype=np.int64)
     o_net = np.asarray(od["net"], dtype=np.float64)
-    o_cents = np.asarray(od["cents"], dtype=np.int64)
-    o_ship = np.asarray(od["shipping"], dtype=np.float64)
     n_o = len(o_h)
+    o_ship = (np.asarray(od["shipping"], dtype=np.float64) if with_shipping else np.zeros(n_o))
     o_ch = od["ch"].astype(np.int64) if channels else np.full(n_o, -1, dtype=np.int64)
     o_code = od["code"].astype(np.int64) if codes else np.full(n_o, -1, dtype=np.int64)
     o_ids = {k: od[k] for k in ("order_id", "source_order_id", "customer_id", "ordered_at")
              if with_ids}
+    # net is DECIMAL(18,2): net × 100 lands within a rounding error of a whole number of cents
+    o_cents = np.rint(o_net * 100).astype(np.int64) if spend_basis else np.zeros(0, dtype=np.int64)
     o_v = version_of(o_t)
     net_revenue = _net_revenue(conn, lo_utc, hi_utc, currency, customer_id)
 
@@ -613,16 +637,22 @@ def run_replay(
     col = 0
     for v, s in enumerate(segs):
         p = s.program
-        mask = o_v == v if nv > 1 else np.ones(n_o, dtype=bool)
+        mask: BoolArray | None = o_v == v if nv > 1 else None  # None: every order
         B = np.zeros(n_o)
         prev = np.zeros(n_o, dtype=np.int64)
 
-        def account(rid: int, new_b: FloatArray, mask: BoolArray = mask) -> None:
+        def account(rid: int, new_b: FloatArray, mask: BoolArray | None = mask) -> None:
             nonlocal B, prev
-            B = np.where(mask, new_b, B)
-            fl = _floor(B)
-            pts = np.where(mask, fl - prev, 0)
-            prev = np.where(mask, fl, prev)
+            if mask is None:
+                B = new_b
+                fl = _floor(B)
+                pts = fl - prev
+                prev = fl
+            else:
+                B = np.where(mask, new_b, B)
+                fl = _floor(B)
+                pts = np.where(mask, fl - prev, 0)
+                prev = np.where(mask, fl, prev)
             rule_points[rid] += float(pts.sum())
             if with_ids:
                 contrib.append((rid, pts))
@@ -642,8 +672,11 @@ def run_replay(
             a, b = day_seconds(r.start), day_seconds(r.end) + SECONDS_PER_DAY
             hit = (o_t >= a) & (o_t < b)
             account(rule_id(v, "earn", r.label(p.points, currency)), np.where(hit, B * r.factor, B))
-        o_pre_f = np.where(mask, B, o_pre_f)
-        o_pre = np.where(mask, prev, o_pre)
+        if mask is None:
+            o_pre_f, o_pre = B, prev
+        else:
+            o_pre_f = np.where(mask, B, o_pre_f)
+            o_pre = np.where(mask, prev, o_pre)
 
     # --- bonus events (birthdays need member-since dates, so they come after the rest) --------
     step(0.45, "Adding bonus events")
@@ -756,13 +789,15 @@ def run_replay(
         perm = np.argsort(key, kind="stable")
     else:
         perm = np.arange(n_o)
+    # without bonus events the stream is the orders themselves (perm is the identity); the
+    # bookkeeping below skips its gathers then
     s_is_order = perm < n_o
-    s_src = np.where(s_is_order, perm, perm - n_o)
+    s_src = np.where(s_is_order, perm, perm - n_o) if n_b else perm
     if n_b:
         s_cust = np.concatenate([o_cust, b_cust])[perm].astype(np.int64)
         s_t = np.concatenate([o_t, b_t])[perm].astype(np.int64)
         q_points = np.concatenate([o_pre, b_points])[perm].astype(np.int64)
-        q_cents = np.concatenate([o_cents, np.zeros(n_b, dtype=np.int64)])[perm]
+        q_cents = np.concatenate([o_cents, np.zeros(n_b, dtype=np.int64)])[perm] if spend_basis else o_cents
     else:
         s_cust, s_t, q_points, q_cents = o_cust, o_t, o_pre, o_cents
     stream = _Stream(s_cust, s_t, lo_sec)
@@ -829,18 +864,26 @@ def run_replay(
         rule = tier_rules[v]
         if rule is None:
             return np.zeros(len(cust), dtype=np.int64), np.zeros(len(cust), dtype=np.int64)
+        lower, held = period_start(rule, cust, T, mode, yk)
+        q = S - lower
+        return level_of(rule, q, held), q
+
+    def period_start(rule: _TierRule, cust: IntArray, T: IntArray, mode: str,
+                     yk: IntArray | None) -> tuple[IntArray | int, IntArray | None]:
+        """(running total where the qualifying period starts, level held from last year or
+        None) for each (customer, time); modes as in :func:`evaluate`."""
         if rule.period == "lifetime":
-            q = S
-            return rule.level(q), q
+            return 0, None
         if rule.period == "rolling_12_months":
-            lower = stream.total(rule.basis, cust, T - W, inclusive=mode != "before")
-            q = S - lower
-            return rule.level(q), q
+            return stream.total(rule.basis, cust, T - W, inclusive=mode != "before"), None
         if yk is None:
             yk = np.clip(_year(T - 1 if mode == "before" else T) - y0, 0, n_years - 1)
-        q = S - at_jan1[rule.basis][cust, yk]
         assert rule.held is not None
-        return np.maximum(rule.level(q), rule.held[cust, yk]), q
+        return at_jan1[rule.basis][cust, yk], rule.held[cust, yk]
+
+    def level_of(rule: _TierRule, q: IntArray, held: IntArray | None) -> IntArray:
+        level = rule.level(q)
+        return level if held is None else np.maximum(level, held)
 
     lvl_before = np.zeros(n_s, dtype=np.int64)
     lvl_after = np.zeros(n_s, dtype=np.int64)
@@ -852,29 +895,35 @@ def run_replay(
         m: Any = s_v == v if nv > 1 else slice(None)
         cum = stream.cums[rule.basis]
         own = q_points if rule.basis == "points" else q_cents
-        lb, _ = evaluate(v, s_cust[m], s_t[m], (cum - own)[m], "event", s_yk[m])
-        la, qa = evaluate(v, s_cust[m], s_t[m], cum[m], "event", s_yk[m])
-        lvl_before[m], lvl_after[m], q_after[m] = lb, la, qa
+        # the level just before each event and just after it share the period's start
+        lower, kept = period_start(rule, s_cust[m], s_t[m], "event", s_yk[m])
+        qa = cum[m] - lower
+        lvl_before[m] = level_of(rule, qa - own[m], kept)
+        lvl_after[m], q_after[m] = level_of(rule, qa, kept), qa
 
     # --- tier multiplier, caps ------------------------------------------------------------------
     step(0.65, "Applying tier multipliers and caps")
-    o_level = np.zeros(n_o, dtype=np.int64)
-    o_level[s_src[s_is_order]] = lvl_before[s_is_order]
+    if n_b:
+        o_level = np.zeros(n_o, dtype=np.int64)
+        o_level[s_src[s_is_order]] = lvl_before[s_is_order]
+    else:  # the stream is the orders
+        o_level = lvl_before
     o_fin_f = o_pre_f.copy()
     o_fin = o_pre.copy()
     for v, s in enumerate(segs):
         rule = tier_rules[v]
-        mask = o_v == v if nv > 1 else np.ones(n_o, dtype=bool)
+        mask = o_v == v if nv > 1 else None  # None: every order
         if rule is not None:
             mult = rule.multipliers[o_level]
-            f = np.where(mask, o_pre_f * mult, o_fin_f)
-            fl = np.where(mask, _floor(f), o_fin)
+            f = _within(mask, o_pre_f * mult, o_fin_f)
+            fl = _within(mask, _floor(f), o_fin)
             extra = fl - o_fin
             for lvl in range(1, len(rule.names)):
                 if rule.multipliers[lvl] == 1:
                     continue
                 rid = rule_id(v, "tier", f"{rule.names[lvl]} {factor_text(float(rule.multipliers[lvl]))} (tier)")
-                pts = np.where(mask & (o_level == lvl), extra, 0)
+                at = o_level == lvl
+                pts = np.where(at if mask is None else mask & at, extra, 0)
                 rule_points[rid] += float(pts.sum())
                 if with_ids:
                     contrib.append((rid, pts))
@@ -884,17 +933,17 @@ def run_replay(
             if cap.per == "order":
                 capped = np.minimum(o_fin, cap.points)
             else:
-                period = {
-                    "day": o_t // SECONDS_PER_DAY,
-                    "month": month_index(o_t),
-                    "year": _year(o_t),
-                    "program": np.zeros(n_o, dtype=np.int64),
-                }[cap.per]
-                vals = np.where(mask, o_fin, 0)
+                period = (
+                    o_t // SECONDS_PER_DAY if cap.per == "day"
+                    else month_index(o_t) if cap.per == "month"
+                    else _year(o_t) if cap.per == "year"
+                    else np.zeros(n_o, dtype=np.int64)
+                )
+                vals = _within(mask, o_fin, 0)
                 first = _firsts(o_cust, o_v, period)
                 run = _seg_cumsum(vals, first)
                 capped = np.minimum(run, cap.points) - np.minimum(run - vals, cap.points)
-            capped = np.where(mask, capped, o_fin)
+            capped = _within(mask, capped, o_fin)
             cut = capped - o_fin
             rule_points[rid] += float(cut.sum())
             if with_ids:
@@ -903,13 +952,13 @@ def run_replay(
 
     # --- lots and their expiry ------------------------------------------------------------------
     step(0.75, "Expiring and redeeming points")
-    s_amt = np.concatenate([o_fin, b_points])[perm].astype(np.int64)
+    s_amt = (np.concatenate([o_fin, b_points])[perm] if n_b else o_fin).astype(np.int64)
     s_x = np.full(n_s, NEVER, dtype=np.int64)
     for v, s in enumerate(segs):
         exp = s.program.expiry
         if exp is None:
             continue
-        m = s_v == v if nv > 1 else np.ones(n_s, dtype=bool)
+        m = s_v == v if nv > 1 else slice(None)
         if exp.rule == "after_earning":
             s_x[m] = _add_months(s_t[m], exp.months)
         else:
@@ -927,13 +976,16 @@ def run_replay(
             s_x[m] = g[np.minimum(nearest, n_s - 1)][m]
     lot = s_amt > 0
     l_cust, l_t, l_amt, l_x, l_v = s_cust[lot], s_t[lot], s_amt[lot], s_x[lot], s_v[lot]
-    l_src = np.where(s_is_order, s_src, -s_src - 1)[lot]
+    l_src = np.where(s_is_order, s_src, -s_src - 1)[lot] if n_b else np.flatnonzero(lot)
 
     # redemptions: reward codes seen on orders, else the assumed rate
-    code_points = np.zeros(n_o)
-    code_cost = np.zeros(n_o)
-    code_label = np.full(n_o, "", dtype=object)
+    red_o = np.empty(0, dtype=np.int64)
+    code_points = code_cost = np.empty(0)
+    code_label = np.empty(0, dtype=object)
     if codes and n_o:
+        code_points = np.zeros(n_o)
+        code_cost = np.zeros(n_o)
+        code_label = np.full(n_o, "", dtype=object)
         for v, s in enumerate(segs):
             for rw in s.program.rewards:
                 if rw.discount_code:
@@ -941,7 +993,7 @@ def run_replay(
                     code_points[hit] = rw.points
                     code_cost[hit] = float(rw.cost)
                     code_label[hit] = f"“{rw.name}” with the code {rw.discount_code}"
-    red_o = np.flatnonzero(code_points > 0)
+        red_o = np.flatnonzero(code_points > 0)
     r_cust: IntArray
     r_t: FloatArray
     r_amt: FloatArray
@@ -959,11 +1011,12 @@ def run_replay(
         r_cust, r_t = l_cust, rho.astype(np.float64)
         r_amt = l_amt * float(redemption_rate)
         value = [float(s.program.currency.value) for s in segs]
-        r_cost = r_amt * np.asarray(value)[l_v] if len(l_v) else np.zeros(0)
+        r_cost = r_amt * (value[0] if nv == 1 else np.asarray(value)[l_v]) if len(l_v) else np.zeros(0)
         r_src = np.full(len(l_cust), -1, dtype=np.int64)
         r_label = np.empty(0, dtype=object)
-        rk = (r_cust << _SHIFT) | np.clip(rho - lo_sec, 0, _MAX_OFFSET)
-        if len(rk) > 1 and not np.all(rk[1:] >= rk[:-1]):
+        # lots come by (customer, time); their redemption times are usually in order too
+        if len(rho) > 1 and not np.all((rho[1:] >= rho[:-1]) | (r_cust[1:] != r_cust[:-1])):
+            rk = (r_cust << _SHIFT) | np.clip(rho - lo_sec, 0, _MAX_OFFSET)
             order = np.argsort(rk, kind="stable")
             r_cust, r_t, r_amt, r_cost = r_cust[order], r_t[order], r_amt[order], r_cost[order]
     else:
@@ -1009,12 +1062,12 @@ def run_replay(
         moves.append((s_cust[ch], s_t[ch], prev_lvl[ch], lvl_after[ch], s_v[ch],
                       np.full(int(ch.sum()), MOVE_EVENT), q_after[ch]))
         # rolling windows: a contribution leaves the window 365 days after it was made
-        last_at_t = np.ones(n_s, dtype=bool)
-        if n_s:
-            last_at_t[:-1] = (s_cust[1:] != s_cust[:-1]) | (s_t[1:] != s_t[:-1])
-        T = s_t + W
-        v_T = version_of(T)
         rolling = np.asarray([r is not None and r.period == "rolling_12_months" for r in tier_rules])
+        last_at_t = np.ones(n_s if rolling.any() else 0, dtype=bool)
+        if len(last_at_t):
+            last_at_t[:-1] = (s_cust[1:] != s_cust[:-1]) | (s_t[1:] != s_t[:-1])
+        T = s_t[: len(last_at_t)] + W
+        v_T = version_of(T)
         cand = last_at_t & (T < hi_sec) & rolling[v_T]
         for v in np.unique(v_T[cand]):
             m = cand & (v_T == v)
@@ -1076,7 +1129,8 @@ def run_replay(
         not_member = first_t >= hi_sec
         end_level[not_member] = 0
         if rule_end is not None and n_s:
-            best_q = int(q_after[s_v == v_end].max()) if (s_v == v_end).any() else 0
+            last_v = q_after if nv == 1 else q_after[s_v == v_end]
+            best_q = int(last_v.max()) if len(last_v) else 0
 
     step(1.0, "Done")
     return Replay(
