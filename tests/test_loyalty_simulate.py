@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from relmark_core.loyalty.model import (
@@ -22,6 +23,7 @@ from relmark_core.loyalty.model import (
     Tier,
     TierRules,
 )
+from relmark_core.loyalty.replay import _positions
 from relmark_core.loyalty.simulate import SimulationResult, compare, simulate
 from relmark_core.periods import DateRange
 from relmark_core.source import from_duckdb
@@ -267,3 +269,36 @@ def test_spend_based_lifetime_tiers(conn: duckdb.DuckDBPyConnection) -> None:
     assert _rows(r.by_rule) == [("1 star per $1", "earn", 360), ("VIP ×2 (tier)", "tier", 11)]
     assert _rows(r.tier_end) == [("Member (no tier)", 0), ("VIP", 1)]
     assert r.best_qualifying == 360.5
+
+
+def test_line_multipliers_stack_on_the_order_line_value(conn: duckdb.DuckDBPyConnection) -> None:
+    add_customer(conn, "l1", orders=[
+        # $40: House Blend (Coffee) $20 + Sencha (Tea) $20
+        order("2024-03-05", 40, lines=[("House Blend", "Coffee", 1, 20), ("Sencha", "Tea", 2, 10)]),
+        order("2024-03-06", 10, lines=[("Sample", "Coffee", 1, 0)]),  # no line value
+        order("2024-03-07", 5),                                       # no lines
+    ])
+    add_customer(conn, "l2", orders=[order("2024-03-08", 8, lines=[("Espresso", "Coffee", 4, 2)])])
+    p = LoyaltyProgram(currency=STARS, earn_rules=(
+        PointsPerSpend(),
+        Multiplier(on="category", value="Coffee", factor=2),
+        Multiplier(on="product", value="House Blend", factor=3),
+    ))
+    r = simulate(from_duckdb(conn), program=p, rng=MARCH_APRIL, redemption_rate=0)
+    # 5 Mar: 40 × (20×2 + 20)/40 = 60 (+20 Coffee); × (20×2×3 + 20)/40 = 140 (+80 House Blend).
+    # 6 Mar: lines worth $0 multiply nothing: 10. 7 Mar: no lines: 5.
+    # 8 Mar: all Coffee: 8 × 2 = 16 (+8); no House Blend.
+    assert _rows(r.by_rule) == [
+        ("1 star per $1", "earn", 63),
+        ("×2 on Coffee", "earn", 28),
+        ("×3 on House Blend", "earn", 80),
+    ]
+    assert r.issued == 171
+
+
+def test_positions_of_row_ids_close_together_and_far_apart() -> None:
+    dense = np.asarray([5, 3, 4])
+    assert _positions(dense, np.asarray([4, 4, 5, 3])).tolist() == [2, 2, 0, 1]
+    sparse = np.asarray([7, 1_000_000, 3])
+    assert _positions(sparse, np.asarray([3, 7, 1_000_000, 3])).tolist() == [2, 0, 1, 2]
+    assert _positions(sparse, np.asarray([], dtype=np.int64)).tolist() == []

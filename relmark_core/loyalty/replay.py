@@ -74,6 +74,7 @@ NEVER = np.int64(1) << np.int64(60)  # "does not expire"
 _EPS = 1e-9  # guards floor() against 12.3 * 100 = 1229.9999...
 _EPOCH = date(1970, 1, 1)
 _LUT_MAX_DAYS = 100_000
+_DENSE_LOOKUP_FACTOR = 4  # row ids spread over at most 4× their count: look them up in a table
 
 # numpy's dtype generics fight every ufunc result; the names document intent
 IntArray = npt.NDArray[Any]
@@ -380,18 +381,19 @@ def _orders(
 
     Only the columns the replay reads travel: every column fetched is also carried through
     DuckDB's sort of the 5M-row result."""
-    params: dict[str, Any] = {
+    where_params: dict[str, Any] = {
         "lo": lo_utc, "hi": hi_utc, "cur": currency, "not_counted": list(NOT_COUNTED_STATUSES),
     }
-    if tz != "UTC":
-        params["tz"] = tz
     where = (
         f"{_COUNTED} AND o.currency = $cur AND o.customer_id IS NOT NULL "
         "AND o.ordered_at >= $lo AND o.ordered_at < $hi"
     )
     if customer_id is not None:
         where += " AND o.customer_id = $cid"
-        params["cid"] = customer_id
+        where_params["cid"] = customer_id
+    params = dict(where_params)
+    if tz != "UTC":
+        params["tz"] = tz
     cols = [
         "hash(o.customer_id) AS h",
         f"{_local('o.ordered_at', tz)} AS t",
@@ -405,37 +407,60 @@ def _orders(
     if codes:
         params["codes"] = codes
         cols.append("coalesce(list_position($codes, upper(trim(o.discount_code))), 0) - 1 AS code")
-    lf_cols: list[str] = []
-    n = 0
+    line_params: dict[str, Any] = {}
+    vf_cols: list[str] = []
     for rules in line_factors:
         running: list[str] = []
         for rule in rules:
+            n = len(vf_cols)
             column = "l.category" if rule.on == "category" else "l.product"  # allow-list
-            params[f"m{n}"] = rule.value
-            params[f"f{n}"] = float(rule.factor)
+            line_params[f"m{n}"] = rule.value
+            line_params[f"f{n}"] = float(rule.factor)
             running.append(f"(CASE WHEN {column} = $m{n} THEN $f{n} ELSE 1.0 END)")
-            lf_cols.append(f"sum(v * {' * '.join(running)}) / nullif(sum(v), 0) AS lf{n}")
-            n += 1
+            vf_cols.append(f"v * {' * '.join(running)} AS vf{n}")
     if with_ids:
         cols += ["o.order_id", "o.source_order_id", "o.customer_id", "o.ordered_at"]
-    cols.append("hash(o.order_id) AS k")
-    base = f"SELECT {', '.join(cols)} FROM orders o WHERE {where}"  # noqa: S608 - fixed SQL; values are bound
-    if lf_cols:
-        # line shares per order, joined on the order id's hash (a number joins faster)
-        sql = (
-            f"WITH o AS ({base}), lf AS (SELECT o.k, {', '.join(lf_cols)} FROM (SELECT "  # noqa: S608 - fixed SQL; values are bound
-            "hash(l.order_id) AS k, l.category, l.product, "
+    if vf_cols:
+        cols.append("o.rowid AS r")
+    sql = (
+        f"SELECT {', '.join(cols)} FROM orders o WHERE {where} "  # noqa: S608 - fixed SQL; values are bound
+        # ties (one customer, one second) by the order id's hash: the same order on every run
+        "ORDER BY h, t, hash(o.order_id)"
+    )
+    out = {k: np.asarray(v) for k, v in conn.execute(sql, params).fetchnumpy().items()}
+    if vf_cols:
+        # each line's value and its value × the running line factors, with its order's row:
+        # summed per order here (bincount over the order's position) rather than by a GROUP BY,
+        # whose hash table over millions of orders costs more than the join itself
+        lines = conn.execute(
+            f"SELECT o.r, v, {', '.join(vf_cols)} FROM (SELECT l.order_id, l.category, l.product, "  # noqa: S608 - fixed SQL; values are bound
             "CAST(coalesce(l.unit_price, 0) * coalesce(l.quantity, 0) AS DOUBLE) AS v "
-            "FROM order_lines l) l JOIN o USING (k) GROUP BY o.k) "
-            "SELECT o.* EXCLUDE (k), "
-            + ", ".join(f"coalesce(lf.lf{i}, 1.0) AS lf{i}" for i in range(n))
-            + " FROM o LEFT JOIN lf USING (k)"
-        )
-    else:
-        sql = f"WITH o AS ({base}) SELECT o.* EXCLUDE (k) FROM o"  # noqa: S608 - fixed SQL; values are bound
-    # ties (one customer, one second) by the order id's hash: the same order on every run
-    sql += " ORDER BY h, t, o.k"
-    return {k: np.asarray(v) for k, v in conn.execute(sql, params).fetchnumpy().items()}
+            f"FROM order_lines l) l JOIN (SELECT o.order_id, o.rowid AS r FROM orders o WHERE {where}) o "
+            "USING (order_id)",
+            {**where_params, **line_params},
+        ).fetchnumpy()
+        rows = out.pop("r")
+        at = _positions(rows, np.asarray(lines["r"]))
+        total = np.bincount(at, weights=np.asarray(lines["v"]), minlength=len(rows))
+        for i in range(len(vf_cols)):
+            factored = np.bincount(at, weights=np.asarray(lines[f"vf{i}"]), minlength=len(rows))
+            # sum(v × factors) / sum(v); 1 for orders without lines or without line value
+            out[f"lf{i}"] = np.divide(factored, total, out=np.ones(len(rows)), where=total != 0)
+    return out
+
+
+def _positions(rows: IntArray, wanted: IntArray) -> IntArray:
+    """Where each of ``wanted`` sits in ``rows`` (distinct row ids; every wanted one is there)."""
+    if not len(wanted):
+        return np.zeros(0, dtype=np.int64)
+    lo = int(rows.min())
+    span = int(rows.max()) - lo + 1
+    if span <= _DENSE_LOOKUP_FACTOR * len(rows):  # row ids close together: a lookup table
+        table = np.zeros(span, dtype=np.int64)
+        table[rows - lo] = np.arange(len(rows), dtype=np.int64)
+        return table[wanted - lo]
+    order = np.argsort(rows)
+    return order[np.searchsorted(rows, wanted, sorter=order)].astype(np.int64)
 
 
 def _net_revenue(
