@@ -135,7 +135,9 @@ def _add_months(t: IntArray, months: int) -> IntArray:
 
 
 def _floor(x: FloatArray) -> IntArray:
-    return np.floor(x + _EPS).astype(np.int64)
+    y = np.add(x, _EPS)
+    np.floor(y, out=y)
+    return y.astype(np.int64)
 
 
 def _within(mask: BoolArray | None, new: Any, old: Any) -> Any:
@@ -158,13 +160,15 @@ def _firsts(*keys: npt.NDArray[Any]) -> BoolArray:
     return first
 
 
-def _seg_cumsum(values: npt.NDArray[Any], first: BoolArray) -> npt.NDArray[Any]:
-    """Running sum restarting where ``first`` is True."""
+def _seg_cumsum(values: npt.NDArray[Any], first: BoolArray,
+                group: IntArray | None = None) -> npt.NDArray[Any]:
+    """Running sum restarting where ``first`` is True (``group``: its group ids, if known)."""
     if not len(values):
         return values.copy()
     cs = np.cumsum(values)
     base = (cs - values)[first]
-    return cs - base[_group_ids(first)]
+    cs -= base[_group_ids(first) if group is None else group]
+    return cs
 
 
 def _seg_cummax(values: FloatArray, first: BoolArray) -> FloatArray:
@@ -214,6 +218,10 @@ class _Stream:
         self.t = t
         self.lo = lo
         self.first = _firsts(cust)
+        n_groups = int(self.first.sum())
+        # customers numbered 0, 1, 2… with no gap (the usual case) are their own group ids
+        dense = n_groups > 0 and int(cust[0]) == 0 and int(cust[-1]) == n_groups - 1
+        self.group = cust if dense else _group_ids(self.first)
         self.cums: dict[str, IntArray] = {}
         self._key: IntArray | None = None
 
@@ -225,7 +233,7 @@ class _Stream:
         return self._key
 
     def add(self, name: str, values: IntArray) -> IntArray:
-        self.cums[name] = _seg_cumsum(np.asarray(values, dtype=np.int64), self.first)
+        self.cums[name] = _seg_cumsum(np.asarray(values, dtype=np.int64), self.first, self.group)
         return self.cums[name]
 
     def total(self, name: str, cust: IntArray, when: IntArray, *, inclusive: bool) -> IntArray:
@@ -840,7 +848,16 @@ def run_replay(
     jan1 = [day_seconds(date(y0 + k, 1, 1)) for k in range(n_years + 1)]
     all_c = np.arange(n_cust, dtype=np.int64)
     n_s = len(s_t)
-    s_yk = np.clip(_year(s_t) - y0, 0, n_years - 1)
+
+    def year_index(t: IntArray) -> IntArray:
+        """The window's year (0 .. n_years - 1) of each time: how many of its 1 Januaries after
+        the first have passed (a comparison per year; times outside clip to the ends)."""
+        out = np.zeros(np.shape(t), dtype=np.int64)
+        for J in jan1[1:n_years]:
+            out += t >= J
+        return out
+
+    s_yk = year_index(s_t)
     # each customer's running total at every 1 January of the window (k = 0 .. n_years; the
     # last column is the total): the tier arithmetic reads these instead of searching
     at_jan1: dict[str, IntArray] = {}
@@ -902,7 +919,7 @@ def run_replay(
         if rule.period == "rolling_12_months":
             return stream.total(rule.basis, cust, T - W, inclusive=mode != "before"), None
         if yk is None:
-            yk = np.clip(_year(T - 1 if mode == "before" else T) - y0, 0, n_years - 1)
+            yk = year_index(T - 1 if mode == "before" else T)
         assert rule.held is not None
         return at_jan1[rule.basis][cust, yk], rule.held[cust, yk]
 
@@ -1083,9 +1100,9 @@ def run_replay(
     if any(r is not None for r in tier_rules):
         prev_lvl = lvl_before.copy()
         prev_lvl[stream.first] = 0  # joining: from "not a member"
-        ch = lvl_after != prev_lvl
+        ch = np.flatnonzero(lvl_after != prev_lvl)  # positions: one scan of the mask, not seven
         moves.append((s_cust[ch], s_t[ch], prev_lvl[ch], lvl_after[ch], s_v[ch],
-                      np.full(int(ch.sum()), MOVE_EVENT), q_after[ch]))
+                      np.full(len(ch), MOVE_EVENT), q_after[ch]))
         # rolling windows: a contribution leaves the window 365 days after it was made
         rolling = np.asarray([r is not None and r.period == "rolling_12_months" for r in tier_rules])
         last_at_t = np.ones(n_s if rolling.any() else 0, dtype=bool)
@@ -1132,7 +1149,7 @@ def run_replay(
                           np.full(int(d.sum()), cause), qa[d]))
     if moves:
         m_cust, m_t, m_from, m_to, m_v, m_cause, m_q = (
-            np.concatenate([m[i] for m in moves]).astype(np.int64) for i in range(7)
+            np.concatenate([m[i] for m in moves]).astype(np.int64, copy=False) for i in range(7)
         )
     else:
         m_cust = m_t = m_from = m_to = m_v = m_cause = m_q = np.empty(0, dtype=np.int64)
