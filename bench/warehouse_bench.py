@@ -1,7 +1,7 @@
 """Warehouse mode: every report and page-level metric on DuckDB (the local store) and on
 PostgreSQL (a throwaway server this script starts and loads with the same demo shop).
 
-    python bench/warehouse_bench.py [--size small|large] [--db PATH]
+    python bench/warehouse_bench.py [--size small|large] [--db PATH] [--cases TEXT]
 
 One RESULT line per metric: relmark_s = PostgreSQL seconds, reference_s = DuckDB seconds
 (fastest of a few runs each), ratio = PostgreSQL ÷ DuckDB. The target ``>=0`` means
@@ -9,14 +9,18 @@ information only: nobody moves to a warehouse for speed on one machine; the figu
 a dashboard click costs when the data lives in PostgreSQL instead. Each line's note says
 whether both engines gave the same result (after rounding money to cents); the script exits
 1 when any differ. Loading the copy (DuckDB -> CSV -> COPY) is timed too and printed, not
-counted as a RESULT.
+counted as a RESULT. At ``--size large`` the PostgreSQL server and its copy of the shop are
+kept in bench/cache/ (like the demo itself) and reused while the demo file is the same one;
+``--cases a,b`` runs only the cases whose name contains ``a`` or ``b``.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from datetime import date
+from pathlib import Path
 
 import common
 import duckdb
@@ -37,8 +41,17 @@ PG_SETTINGS = {"work_mem": "256MB", "shared_buffers": "2GB", "max_parallel_worke
                "effective_cache_size": "8GB", "jit": "off"}
 
 
+def _identity(db: Path) -> str:
+    """What the kept copy was made from: the demo file's path, size and modification time."""
+    st = db.stat()
+    return f"{db.resolve()} {st.st_size} {st.st_mtime_ns}\n"
+
+
 def main() -> int:
-    args = common.arg_parser(__doc__ or "").parse_args()
+    ap = common.arg_parser(__doc__ or "")
+    ap.add_argument("--cases", default="",
+                    help="only the cases whose name contains one of these (comma-separated)")
+    args = ap.parse_args()
     db = common.demo_db(args.size, db=args.db)
     repeat = REPEAT[args.size]
     duck = duckdb.connect(str(db), read_only=True)
@@ -46,14 +59,27 @@ def main() -> int:
     as_of: date = last.date()
     n_orders = int(duck.execute("SELECT count(*) FROM orders").fetchall()[0][0])
     different = 0
-    with start_postgres(PG_SETTINGS) as pg:
-        t0 = time.perf_counter()
-        counts = copy_shop(duck, pg.url)
-        print(f"copied {counts} into PostgreSQL in {time.perf_counter() - t0:.1f}s", flush=True)
+    keep = common.CACHE / f"pg-{args.size}" if args.size == "large" else None
+    stamp = common.CACHE / f"pg-{args.size}.source"
+    if keep is not None and (not stamp.exists() or stamp.read_text() != _identity(db)):
+        stamp.unlink(missing_ok=True)
+        shutil.rmtree(keep, ignore_errors=True)  # made from another demo file: start afresh
+    with start_postgres(PG_SETTINGS, keep=keep) as pg:
+        if pg.reused:
+            print(f"reusing the PostgreSQL copy kept in {keep}", flush=True)
+        else:
+            t0 = time.perf_counter()
+            counts = copy_shop(duck, pg.url)
+            print(f"copied {counts} into PostgreSQL in {time.perf_counter() - t0:.1f}s",
+                  flush=True)
+            if keep is not None:
+                stamp.write_text(_identity(db))
         local = source.from_duckdb(duck)
         remote = warehouse.connect(pg.add_reader(), state=duck)
         cases = {**report_cases(as_of), **metric_cases(duck, as_of)}
         for name, case in cases.items():
+            if not any(part in name for part in args.cases.split(",")):
+                continue
             pg_s, pg_out = common.best_of(lambda case=case: case(remote), repeat)
             duck_s, duck_out = common.best_of(lambda case=case: case(local), repeat)
             diff = differences(normalise(duck_out), normalise(pg_out))

@@ -70,6 +70,7 @@ __all__ = [
     "SECRETS_URL_KEY",
     "SECRETS_MAPPING_KEY",
     "CONNECT_TIMEOUT_S",
+    "POSTGRES_SESSION_OPTIONS",
     "SPARK_SCHEME",
     "REQUIRED_COLUMNS",
     "SourceUnavailable",
@@ -102,6 +103,12 @@ SECRETS_SECTION = "relmark"  # [relmark] in .streamlit/secrets.toml
 SECRETS_URL_KEY = "source_url"
 SECRETS_MAPPING_KEY = "source_mapping_file"
 CONNECT_TIMEOUT_S = 10  # seconds to wait for a database server before saying it is unreachable
+# Settings for Relmark's own (read-only) Postgres session. Relmark's reads join aggregates of
+# whole tables; Postgres has no statistics for those and guesses ~200 rows, then may pick a
+# nested loop over millions of rows: the customers of one retention cell took over 9 minutes
+# at 10M orders, 42 s with nested loops discouraged (bench/warehouse_bench.py). A setting in
+# the URL (``?options=-c enable_nestloop=on``) wins over this default.
+POSTGRES_SESSION_OPTIONS = {"enable_nestloop": "off"}
 _POSTGRES_SCHEMES = ("postgres", "postgresql")
 SPARK_SCHEME = "pyspark"
 _LOCAL_ONLY = "internal"  # Relmark's own columns no source has (import_id)
@@ -390,12 +397,22 @@ def _scheme(url: str) -> str:
 
 
 def _with_defaults(url: str) -> str:
-    """Add Relmark's defaults to a URL (a connect timeout for Postgres)."""
+    """Add Relmark's defaults to a URL: for Postgres a connect timeout, and
+    :data:`POSTGRES_SESSION_OPTIONS` for the session unless the URL sets those settings."""
     parts = urlsplit(url)
     if parts.scheme.lower() in _POSTGRES_SCHEMES:
         q = parse_qsl(parts.query, keep_blank_values=True)
         if not any(k == "connect_timeout" for k, _ in q):
             q.append(("connect_timeout", str(CONNECT_TIMEOUT_S)))
+        given = " ".join(v for k, v in q if k == "options")
+        extra = " ".join(
+            f"-c {name}={value}"
+            for name, value in POSTGRES_SESSION_OPTIONS.items()
+            if name not in given
+        )
+        if extra:
+            q = [(k, v) for k, v in q if k != "options"]
+            q.append(("options", f"{given} {extra}".strip()))
         return urlunsplit(parts._replace(query=urlencode(q, safe="[]*:/")))
     return url
 

@@ -122,6 +122,25 @@ def test_the_warehouse_source_reads_postgres_not_the_local_copy(
     assert "***" in pgs.label and pgs.label.startswith("postgresql://relmark_reader:***@")
 
 
+def _setting(src: source.Source, name: str) -> str:
+    with src.backend.raw_sql(f"SHOW {name}") as cur:  # type: ignore[attr-defined]
+        return str(cur.fetchall()[0][0])
+
+
+def test_relmark_sessions_discourage_nested_loops_unless_the_url_says(
+    both: tuple[source.Source, source.Source], demo_pg: str, demo_store: duckdb.DuckDBPyConnection,
+) -> None:
+    """A nested loop over a misjudged aggregate took over 9 minutes at 10M orders; Relmark's
+    session turns them off, and a setting written in the URL wins."""
+    _, pgs = both
+    assert _setting(pgs, "enable_nestloop") == "off"
+    assert _setting(pgs, "statement_timeout") == "0"  # nothing else changed
+    own = warehouse.connect(demo_pg + "?options=-c%20enable_nestloop%3Don", state=demo_store)
+    assert _setting(own, "enable_nestloop") == "on"
+    other = warehouse.connect(demo_pg + "?options=-c%20work_mem%3D8MB", state=demo_store)
+    assert (_setting(other, "enable_nestloop"), _setting(other, "work_mem")) == ("off", "8MB")
+
+
 def test_the_reader_login_cannot_write(demo_pg: str) -> None:
     """The comparison above ran as this login: it can read the shop and nothing more."""
     import psycopg

@@ -68,6 +68,7 @@ READER = "relmark_reader"
 START_ATTEMPTS = 3  # a free port can be taken between finding it and the server binding it
 START_TIMEOUT_S = 30
 SHOP_TABLES = ("customers", "orders", "order_lines", "feedback")
+KEPT_PASSWORD = "relmark-password"  # in a kept server's folder (see start_postgres)
 
 # DuckDB column type -> PostgreSQL column type (the store's types; money stays NUMERIC(18,2)).
 _PG_TYPES = {
@@ -93,6 +94,7 @@ class PgServer:
     folder: Path
     port: int
     password: str
+    reused: bool = False
 
     @property
     def url(self) -> str:
@@ -112,7 +114,9 @@ class PgServer:
         administrator would give Relmark); returns its URL."""
         pw = secrets.token_hex(8)
         with self.connect() as c:
-            c.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+            exists = c.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchall()
+            verb = "ALTER" if exists else "CREATE"  # a kept server (bench cache) has it already
+            c.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(
                 sql.Identifier(name), sql.Literal(pw)))
             for s in schemas:
                 c.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
@@ -162,19 +166,24 @@ def _start(folder: Path, port: int, settings: Mapping[str, str]) -> None:
           "-o", opts, "-w", "-t", str(START_TIMEOUT_S), "start"], folder)
 
 
-def _stop(folder: Path) -> None:
+def _stop(folder: Path, mode: str = "immediate") -> None:
     subprocess.run(
-        _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(folder / "data"), "-m", "immediate",
+        _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(folder / "data"), "-m", mode,
                       "-w", "stop"]),
         capture_output=True, cwd=folder,
     )
 
 
 @contextmanager
-def start_postgres(settings: Mapping[str, str] | None = None) -> Iterator[PgServer]:
+def start_postgres(
+    settings: Mapping[str, str] | None = None, *, keep: Path | None = None
+) -> Iterator[PgServer]:
     """Start a throwaway PostgreSQL with an empty database ``shop``; stop and delete it after.
 
     ``settings`` are extra server settings (e.g. ``{"work_mem": "64MB"}`` for the bench).
+    ``keep``: a folder the server lives in and stays in after it stops; when it already holds
+    one (``PgServer.reused``), that server starts again with its data, so the bench copies the
+    10M-order shop once, as it builds the demo once.
 
     Raises
     ------
@@ -186,11 +195,16 @@ def start_postgres(settings: Mapping[str, str] | None = None) -> Iterator[PgServ
             f"PostgreSQL binaries not found in {PG_BIN} (install the postgresql package or set "
             "RELMARK_PG_BIN)."
         )
-    folder = Path(tempfile.mkdtemp(prefix="relmark-pg-"))
-    password = secrets.token_hex(8)
+    reused = keep is not None and (keep / KEPT_PASSWORD).exists() and (keep / "data").exists()
+    if keep is not None and not reused:
+        shutil.rmtree(keep, ignore_errors=True)
+        keep.mkdir(parents=True)
+    folder = keep if keep is not None else Path(tempfile.mkdtemp(prefix="relmark-pg-"))
+    password = (folder / KEPT_PASSWORD).read_text().strip() if reused else secrets.token_hex(8)
     started = False
     try:
-        _init(folder, password)
+        if not reused:
+            _init(folder, password)
         last: Exception | None = None
         for _ in range(START_ATTEMPTS):
             port = _free_port()
@@ -204,14 +218,18 @@ def start_postgres(settings: Mapping[str, str] | None = None) -> Iterator[PgServ
         if not started:
             log = (folder / "log").read_text() if (folder / "log").exists() else ""
             raise PostgresUnavailable(f"{last}\n{log[-2000:]}")
-        server = PgServer(folder=folder, port=port, password=password)
-        with psycopg.connect(server.url_with(database="postgres"), autocommit=True) as c:
-            c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(PG_DATABASE)))
+        server = PgServer(folder=folder, port=port, password=password, reused=reused)
+        if not reused:
+            with psycopg.connect(server.url_with(database="postgres"), autocommit=True) as c:
+                c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(PG_DATABASE)))
+            if keep is not None:  # written last: a half-made folder is never taken for a server
+                (folder / KEPT_PASSWORD).write_text(password + "\n")
         yield server
     finally:
-        if started:
-            _stop(folder)
-        shutil.rmtree(folder, ignore_errors=True)
+        if started:  # a kept server shuts down cleanly, to start again without recovery
+            _stop(folder, "immediate" if keep is None else "fast")
+        if keep is None:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def pg_type(duck_type: str) -> str:
