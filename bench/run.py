@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     scripts = sorted(p for p in (ROOT / "bench").glob("*_bench.py")
                      if not args.only or args.only in p.name)
     rows: list[dict[str, str]] = []
+    walls: list[tuple[str, float]] = []
     failures: list[str] = []
     t_all = time.perf_counter()
     for script in scripts:
@@ -67,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         if proc.returncode != 0:
             failures.append(f"{script.name} exited {proc.returncode}: {proc.stderr[-2000:]}")
             print(proc.stderr[-2000:], file=sys.stderr)
+        walls.append((script.name, time.perf_counter() - t0))
+        print(f"== {script.name} took {walls[-1][1]:.0f} s", flush=True)
         found = parse(proc.stdout)
         if not found and proc.returncode == 0:
             failures.append(f"{script.name} printed no RESULT line")
@@ -86,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         "Times are seconds (best of several runs where a script says so). ratio = Relmark ÷ "
         "reference; target is the largest acceptable ratio, or the smallest when written `>=`.\n\n"
         + header + body
+        + "\n## Time per script\n\n| script | wall_s |\n|---|---|\n"
+        + "".join(f"| {name} | {wall:.0f} |\n" for name, wall in walls)
+        + f"| all | {total:.0f} |\n"
     )
     if failures:
         text += "\n## Failures\n\n" + "\n".join(f"- {f}" for f in failures) + "\n"

@@ -23,5 +23,10 @@ def test_bench_suite_runs_at_small_size(tmp_path: Path) -> None:
     scripts = sorted(p.stem for p in (ROOT / "bench").glob("*_bench.py"))
     assert "## Failures" not in table
     # every script contributed at least one row (task names start with the script's subject)
-    rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    results, _, times = table.partition("## Time per script")
+    rows = [line for line in results.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert len(rows) >= len(scripts)
+    # and the wall time of each script, then of all, so the 15-minute budget can be checked
+    timed = [line.split("|")[1].strip() for line in times.splitlines()
+             if line.startswith("| ") and "---" not in line][1:]
+    assert timed == [f"{s}.py" for s in scripts] + ["all"]
