@@ -38,6 +38,7 @@ __all__ = [
     "PLACEHOLDERS",
     "TRIM_CHARS",
     "WHITESPACE_SQL",
+    "WHITESPACE_TEXT_SQL",
     "BOOL_WORDS",
     "SURVEY_KINDS",
     "SLASH_TIME_FORMATS",
@@ -66,6 +67,7 @@ __all__ = [
     "NO_TRIM_TYPES",
     "raw_text",
     "clean_text",
+    "in_list",
 ]
 
 TYPEFORM_SCORE_SHARE = 0.9
@@ -73,6 +75,9 @@ TYPEFORM_EMAIL_SHARE = 0.8
 PLACEHOLDERS = ["", "-", "—", "n/a", "na", "null", "none", "#n/a", "nan", "(none)"]
 TRIM_CHARS = " \t\r\n\u00a0\ufeff"
 WHITESPACE_SQL = ", ".join(f"chr({ord(c)})" for c in TRIM_CHARS)
+# The same characters as one SQL string: a value's first or last character is looked up in it
+# with contains() (an IN list would be planned as a join, a hash probe for every cell).
+WHITESPACE_TEXT_SQL = "(" + " || ".join(f"chr({ord(c)})" for c in TRIM_CHARS) + ")"
 BOOL_WORDS: dict[str, bool] = {
     "yes": True, "y": True, "true": True, "t": True, "1": True, "x": True, "subscribed": True,
     "opted in": True, "opted_in": True, "oui": True, "ja": True, "si": True, "sí": True,
@@ -95,7 +100,8 @@ TEXT_DATE_FORMATS = [
 MACROS = [
     # Trim only values that start or end with white space: trimming every value is slow.
     "CREATE OR REPLACE TEMP MACRO _imp_t(v) AS CASE WHEN v = '' THEN NULL "
-    f"WHEN v[1] IN ({WHITESPACE_SQL}) OR v[-1] IN ({WHITESPACE_SQL}) THEN nullif(trim(v, '{TRIM_CHARS}'), '') "
+    f"WHEN contains({WHITESPACE_TEXT_SQL}, v[1]) OR contains({WHITESPACE_TEXT_SQL}, v[-1]) "
+    f"THEN nullif(trim(v, '{TRIM_CHARS}'), '') "
     "ELSE v END",
     "CREATE OR REPLACE TEMP MACRO _imp_numtext(v) AS regexp_replace(v, '[^0-9,.()+-]', '', 'g')",
     # Amounts that are not plain numbers: a last separator followed by one or two digits is
@@ -530,6 +536,16 @@ PARSE_CODE: dict[str, str] = {
 NO_TRIM_TYPES = ("money", "int", "score")
 
 
+def in_list(values: str, v: str) -> str:
+    """SQL: ``v`` (not NULL) is one of the list ``values`` (a bound parameter or a list literal).
+
+    Not ``list_contains`` or ``IN (...)``: DuckDB plans those as a join against the list, one
+    join per use, which costs every row of the file a hash probe (even inside a CASE branch
+    that rarely runs) and lets the rows' order go. ``list_position`` stays a plain function.
+    """
+    return f"list_position({values}, {v}) IS NOT NULL"
+
+
 def raw_text(plan: Plan, key: str) -> str:
     """The cell as text: trimmed, except where the cast ignores surrounding spaces anyway."""
     c = f"c{plan.cols[key]}"
@@ -543,5 +559,5 @@ def clean_text(plan: Plan, key: str, placeholder: str) -> str:
     t = f"t_{sql_ident(key)}"
     if plan.ftype(key) != "country":
         return t
-    return (f"CASE WHEN length({t}) <= 6 AND list_contains({placeholder}, lower(trim({t}))) "
+    return (f"CASE WHEN length({t}) <= 6 AND {in_list(placeholder, f'lower(trim({t}))')} "
             f"THEN NULL ELSE {t} END")

@@ -24,6 +24,7 @@ from relmark_core.imports.parsing import (
     PARSE_CODE,
     PLACEHOLDERS,
     clean_text,
+    in_list,
     raw_text,
     ts_expr,
     typed_expr,
@@ -44,6 +45,7 @@ __all__ = [
     "EARLIEST_DATE",
     "EARLIEST_BIRTHDAY",
     "FUTURE_TOLERANCE",
+    "TOTALS_WORDS_SQL",
     "SCORE_RANGES",
     "REASONS",
     "run_csv",
@@ -67,6 +69,9 @@ MAX_QUANTITY = 1_000_000
 EARLIEST_DATE = datetime(1970, 1, 1)
 EARLIEST_BIRTHDAY = datetime(1900, 1, 1)
 FUTURE_TOLERANCE = timedelta(days=1)
+# What the first cell of a spreadsheet's totals row says (a list literal of Relmark's own words).
+TOTALS_WORDS_SQL = ("['total', 'totals', 'grand total', 'total:', 'totals:', 'sum', 'summe', "
+                    "'totaux']")
 SCORE_RANGES: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5)}
 REASONS = {
     "missing": "{} is empty",
@@ -191,8 +196,8 @@ def build_rows(conn: duckdb.DuckDBPyConnection, plan: Plan, source: str,
     if idf is not None:
         rid = f"r_{sql_ident(idf)}"
         totals = (
-            f"CASE WHEN {rid} IS NULL OR (length({rid}) <= 11 AND lower({rid}) IN ('total', "
-            f"'totals', 'grand total', 'total:', 'totals:', 'sum', 'summe', 'totaux')) "
+            f"CASE WHEN {rid} IS NULL OR (length({rid}) <= 11 AND "
+            f"{in_list(TOTALS_WORDS_SQL, f'lower({rid})')}) "
             f"THEN regexp_matches(lower(concat_ws(' ', {', '.join(all_r)})), "
             f"'\\b(grand )?totals?\\b|\\bsum(me)?\\b') ELSE false END"
         )
@@ -283,7 +288,7 @@ def row_checks(
     def ph(v: str) -> str:
         if not bound:
             bound.append(q.p(PLACEHOLDERS))
-        return f"(length({v}) <= 6 AND list_contains({bound[0]}, lower(trim({v}))))"
+        return f"(length({v}) <= 6 AND {in_list(bound[0], f'lower(trim({v}))')})"
 
     def head(cond: str) -> str:
         return f"({cond} AND is_head_x)" if head_only else cond
