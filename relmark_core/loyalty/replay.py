@@ -1,7 +1,8 @@
 """The loyalty replay: a program, or a timeline of program versions, run over the stored orders.
 
-Set-based: one SQL query per input (counted orders with their line shares; each kind of bonus
-event) hands numeric arrays sorted by (customer, time) to numpy, and every running quantity per
+Set-based: one SQL query per input (counted orders; their order lines when a line multiplier
+needs each order's line shares, summed per order in numpy by the order's position; each kind of
+bonus event) hands numeric arrays sorted by (customer, time) to numpy, and every running quantity per
 customer — qualifying totals, tiers, caps, balances, first-in-first-out expiry — is a segmented
 cumulative sum or maximum, or a binary search, over those arrays. Python loops run only over
 versions, rules, tiers and years, never over orders or customers.
@@ -300,7 +301,7 @@ class Replay:
     o_t: IntArray
     o_v: IntArray
     o_net: FloatArray
-    o_shipping: FloatArray
+    o_shipping: FloatArray  # zeros unless a version's paid membership waives shipping
     o_final: IntArray
     o_fin_float: FloatArray
     o_level: IntArray
