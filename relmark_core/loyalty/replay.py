@@ -107,7 +107,8 @@ def _per_day(t: IntArray, fn: Callable[[npt.NDArray[Any]], IntArray]) -> IntArra
     if span > _LUT_MAX_DAYS:
         return fn(d.astype("datetime64[D]"))
     lut = fn(np.arange(d0, d0 + span, dtype=np.int64).astype("datetime64[D]"))
-    return lut[d - d0]
+    d -= d0
+    return lut[d]
 
 
 def month_index(t: IntArray) -> IntArray:
@@ -132,7 +133,9 @@ def _plus_months(d: npt.NDArray[Any], months: int) -> IntArray:
 
 def _add_months(t: IntArray, months: int) -> IntArray:
     """Midnight of the same day of the month ``months`` later (31 Aug + 6 → 28/29 Feb)."""
-    return _per_day(t, lambda d: _plus_months(d, months)) * SECONDS_PER_DAY
+    out = _per_day(t, lambda d: _plus_months(d, months))
+    out *= SECONDS_PER_DAY
+    return out
 
 
 def _floor(x: FloatArray) -> IntArray:
@@ -951,8 +954,7 @@ def run_replay(
         o_level[s_src[s_is_order]] = lvl_before[s_is_order]
     else:  # the stream is the orders
         o_level = lvl_before
-    o_fin_f = o_pre_f.copy()
-    o_fin = o_pre.copy()
+    o_fin_f, o_fin = o_pre_f, o_pre  # every step below makes new arrays; nothing is changed in place
     for v, s in enumerate(segs):
         rule = tier_rules[v]
         mask = o_v == v if nv > 1 else None  # None: every order
@@ -1050,7 +1052,8 @@ def run_replay(
         r_label = code_label[red_o]
     elif redemption_rate:
         source = "assumed"
-        rho = np.minimum(l_t + lag_days * SECONDS_PER_DAY, l_x - 1)
+        rho = l_t + lag_days * SECONDS_PER_DAY
+        np.minimum(rho, l_x - 1, out=rho)
         r_cust, r_t = l_cust, rho.astype(np.float64)
         r_amt = l_amt * float(redemption_rate)
         value = [float(s.program.currency.value) for s in segs]
