@@ -26,17 +26,21 @@ from relmark_core.periods import DEFAULT_PRESET, PRESETS, DateRange, parse_date,
 from relmark_core.reports import range_args, today_utc
 from relmark_core.segments import SegmentFilter, get_segment
 from relmark_core.sharing.report import Report, ReportFilters, ReportInputs
-from relmark_core.sharing.report_pages import REPORT_PAGES, build_report
 from relmark_core.sharing.views import get_view
 
-__all__ = ["add_arguments", "run", "filters_from_params", "EXPORT_FORMATS"]
+__all__ = ["add_arguments", "run", "filters_from_params", "EXPORT_FORMATS", "REPORT_PAGE_NAMES"]
 
 EXPORT_FORMATS = ("pdf", "html")
+# The pages with a report (the keys of report_pages.REPORT_PAGES; a test checks they agree).
+# Named here so that building the CLI's parser does not import the report builders (and scipy
+# with them): every command, an import too, would pay about a second for it.
+REPORT_PAGE_NAMES = ("overview", "customers", "rfm", "feedback", "retention", "loyalty",
+                     "segments", "offers", "data", "settings")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--page", choices=list(REPORT_PAGES), help="the page to export")
+    which.add_argument("--page", choices=list(REPORT_PAGE_NAMES), help="the page to export")
     which.add_argument("--view", type=int, metavar="ID",
                        help="a saved view's id (Dashboards page): its page with its settings")
     p.add_argument("--format", choices=EXPORT_FORMATS, default="pdf")
@@ -99,6 +103,8 @@ def _source(conn: duckdb.DuckDBPyConnection, args: argparse.Namespace) -> tuple[
 
 def run(conn: duckdb.DuckDBPyConnection, args: argparse.Namespace) -> int:
     """Write the report file; print its path."""
+    from relmark_core.sharing.report_pages import REPORT_PAGES
+
     src, label = _source(conn, args)
     if args.view is not None:
         view = get_view(conn, args.view)
@@ -134,6 +140,8 @@ def run(conn: duckdb.DuckDBPyConnection, args: argparse.Namespace) -> int:
 
 
 def _build(page: str, inputs: ReportInputs) -> Report:
+    from relmark_core.sharing.report_pages import build_report
+
     try:
         return build_report(page, inputs)
     except Exception as exc:
