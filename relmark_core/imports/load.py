@@ -386,7 +386,10 @@ def _stage(
     with rd.open_source(source, file_name) as f:
         plan = make_plan(conn, f, opts)
         plan.notes = list(f.notes) + plan.notes
-        if stop_if_imported:
+        # With no import in the store there is nothing to compare: the file's hash (a thread
+        # computes it) is not waited for here.
+        if stop_if_imported and fetch_one(conn, "SELECT count(*) FROM imports WHERE status = "
+                                          "'loaded'")[0]:
             already = _already(conn, f.content_hash)
             if already:
                 return _Staged(plan, int(already[2]), 0, 0, _empty_problems(), {}, 0,

@@ -23,6 +23,7 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -93,13 +94,28 @@ def refused(file_name: str, sentence: str) -> ImportRefused:
     return ImportRefused(f"{file_name}: {sentence}")
 
 
+class _Hash:
+    """A file's SHA-256 being computed in a thread; :attr:`value` waits for it."""
+
+    def __init__(self, job: Future[str]) -> None:
+        self.job = job
+
+    @property
+    def value(self) -> str:
+        return self.job.result()
+
+
 @dataclass
 class CsvFile:
-    """A file ready for DuckDB's ``read_csv``: UTF-8 (or UTF-16) text with a known layout."""
+    """A file ready for DuckDB's ``read_csv``: UTF-8 (or UTF-16) text with a known layout.
+
+    ``content_hash`` (the file's SHA-256) is computed in a thread from the moment the file is
+    opened: reading it waits for it.
+    """
 
     name: str
     path: Path
-    content_hash: str
+    hashing: _Hash
     size: int
     encoding: str
     delimiter: str
@@ -109,6 +125,10 @@ class CsvFile:
     row_of_record: list[int] | None = None
     numbered: bool = False
     workdir: Path | None = None
+
+    @property
+    def content_hash(self) -> str:
+        return self.hashing.value
 
     @property
     def delimiter_name(self) -> str:
@@ -122,10 +142,12 @@ class CsvFile:
 def open_source(source: SourceInput, file_name: str) -> Iterator[CsvFile]:
     """Check the file is a table, settle its encoding and layout; clean up temp files after."""
     workdir = Path(tempfile.mkdtemp(prefix="relmark-import-"))
+    hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relmark-import-hash")
     try:
         path = _materialise(source, workdir, file_name)
         size = path.stat().st_size
-        content_hash = _sha256(path)
+        # The hash is read in a thread while DuckDB reads the rows (both leave Python's lock).
+        content_hash = _Hash(hasher.submit(_sha256, path))
         if size == 0:
             raise refused(file_name, "the file is empty. Export the data again and import the new file.")
         with path.open("rb") as fh:
@@ -133,7 +155,7 @@ def open_source(source: SourceInput, file_name: str) -> Iterator[CsvFile]:
         if head.startswith(b"PK\x03\x04"):
             csv_path, header, notes = _xlsx_to_csv(path, workdir, file_name)
             csv_file = CsvFile(
-                name=file_name, path=csv_path, content_hash=content_hash, size=size,
+                name=file_name, path=csv_path, hashing=content_hash, size=size,
                 encoding="xlsx", delimiter=",", header=header, notes=notes, workdir=workdir,
             )
             yield csv_file
@@ -145,12 +167,13 @@ def open_source(source: SourceInput, file_name: str) -> Iterator[CsvFile]:
         sniff_text = sniff.decode("utf-8", errors="replace").lstrip("\ufeff")
         delimiter, header, skip = _layout(sniff_text, file_name)
         csv_file = CsvFile(
-            name=file_name, path=text_path, content_hash=content_hash, size=size,
+            name=file_name, path=text_path, hashing=content_hash, size=size,
             encoding=encoding, delimiter=delimiter, header=header, skip_lines=skip,
             notes=notes, workdir=workdir,
         )
         yield csv_file
     finally:
+        hasher.shutdown(wait=True)  # the file may be in workdir
         shutil.rmtree(workdir, ignore_errors=True)
 
 
