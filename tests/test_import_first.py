@@ -1,6 +1,8 @@
 """The first import into an empty store: its file's hash is computed in a thread while the rows
 are read (nothing to compare it with yet), and is stored all the same; the same file again is
-recognised by it; a file that is refused leaves no thread or temp folder behind."""
+recognised by it; a file that is refused leaves no thread or temp folder behind. Rows are
+numbered by the staging table's row ids when DuckDB keeps the file's order (else by
+row_number()), and problem rows keep their spreadsheet row numbers either way."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from relmark_core.imports import ImportRefused, commit, preview
+from relmark_core.imports import ImportRefused, commit, preview, rows
 
 SHOPIFY = (
     "Name,Email,Financial Status,Paid at,Currency,Subtotal,Shipping,Taxes,Total,Created at,"
@@ -58,3 +60,46 @@ def test_refused_file_leaves_no_hash_thread(conn: duckdb.DuckDBPyConnection,
         commit(conn, f)
     assert _hash_threads() == 0
     assert conn.execute("SELECT count(*) FROM imports").fetchall() == [(0,)]
+
+
+BAD_ROW = (
+    "Name,Email,Financial Status,Currency,Subtotal,Total,Created at,Lineitem quantity,"
+    "Lineitem name,Lineitem price\n"
+    "#1,ann@example.com,paid,USD,10.00,10.00,2024-03-01 10:00:00 -0500,1,Mug,10.00\n"
+    "#2,bob@example.com,paid,USD,5.00,five,2024-03-02 10:00:00 -0500,1,Tea,5.00\n"
+    "#3,cy@example.com,paid,USD,7.00,7.00,2024-03-03 10:00:00 -0500,1,Tea,7.00\n"
+)
+
+
+def test_rows_are_numbered_by_the_tables_row_ids_when_the_plan_keeps_the_order(
+    conn: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[bool] = []
+    real = rows.keeps_file_order
+
+    def spy(*args: object, **kwargs: object) -> bool:
+        seen.append(real(*args, **kwargs))  # type: ignore[arg-type]
+        return seen[-1]
+
+    monkeypatch.setattr(rows, "keeps_file_order", spy)
+    pv = preview(conn, BAD_ROW.encode("utf-8"), file_name="orders_export.csv")
+    assert seen == [True]
+    assert pv.problems[["row", "column", "value"]].values.tolist() == [[3, "Total", "five"]]
+
+
+def test_without_insertion_order_the_rows_are_numbered_as_read(
+    conn: duckdb.DuckDBPyConnection,
+) -> None:
+    conn.execute("SET preserve_insertion_order = false")
+    pv = preview(conn, BAD_ROW.encode("utf-8"), file_name="orders_export.csv")
+    assert pv.problems[["row", "column", "value"]].values.tolist() == [[3, "Total", "five"]]
+    assert pv.sample["order_id"].tolist() == ["shopify:#1", "shopify:#3"]
+
+
+def test_an_in_list_makes_a_join_so_the_order_is_not_trusted(
+    conn: duckdb.DuckDBPyConnection,
+) -> None:
+    conn.execute("CREATE TEMP TABLE t AS SELECT 'a' AS x")
+    assert rows.keeps_file_order(conn, "SELECT lower(x) FROM t", {})
+    assert not rows.keeps_file_order(
+        conn, "SELECT x IN ('a', 'b', 'c', 'd', 'e', 'f', 'g') FROM t", {})

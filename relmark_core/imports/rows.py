@@ -10,6 +10,7 @@ cannot be right."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -53,6 +54,8 @@ __all__ = [
     "read_raw",
     "id_field",
     "build_rows",
+    "keeps_file_order",
+    "ORDER_KEEPING_OPERATORS",
     "person_key_sql",
     "kind_extras",
     "row_checks",
@@ -213,8 +216,7 @@ def build_rows(conn: duckdb.DuckDBPyConnection, plan: Plan, source: str,
     names = [plan.file.header[i] for i in idx]
     raw_json = (f"to_json(map({q.p(names)}, list_value({carry})))" if idx else "NULL")
     fcols = ", ".join(f"f_{sql_ident(k)}" for k in {**typed, **extra})
-    sql = f"""
-        CREATE OR REPLACE TEMP TABLE _imp_rows AS
+    select = f"""
         SELECT * EXCLUDE ({carry}),
                CASE WHEN problem IS NOT NULL THEN {raw_json} END AS raw
         FROM (
@@ -225,13 +227,49 @@ def build_rows(conn: duckdb.DuckDBPyConnection, plan: Plan, source: str,
                 SELECT *, {typed_sel}
                 FROM (
                     SELECT k, c_extra, {carry}, {clean_sel}
-                    FROM (SELECT row_number() OVER () - 1 AS k, c_extra, {carry}, {raw_sel}
+                    FROM (SELECT {{number}} AS k, c_extra, {carry}, {raw_sel}
                           FROM ({source}))
                 )
             )
         )
     """
-    conn.execute(sql, q.values)
+    by_row_id = keeps_file_order(conn, select.replace("{number}", "CAST(NULL AS BIGINT)"),
+                                 q.values)
+    number = "CAST(NULL AS BIGINT)" if by_row_id else "row_number() OVER () - 1"
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE _imp_rows AS {select.replace('{number}', number)}",
+                 q.values)
+    if by_row_id:
+        conn.execute("UPDATE _imp_rows SET k = rowid")
+
+
+ORDER_KEEPING_OPERATORS = frozenset({"READ_CSV", "TABLE_SCAN", "SEQ_SCAN", "PROJECTION",
+                                     "FILTER"})
+
+
+def keeps_file_order(conn: duckdb.DuckDBPyConnection, select: str, params: dict[str, Any]) -> bool:
+    """True when storing ``select`` in a table keeps the rows in the file's order, so that the
+    table's row ids number them (``k``).
+
+    DuckDB keeps the order of a ``read_csv`` it stores when ``preserve_insertion_order`` is on
+    (the default) and the plan has only operators that keep it (scans, projections, filters:
+    no join, which an ``IN`` list or ``list_contains`` would bring, see
+    :func:`~.parsing.in_list`). Otherwise the rows are numbered with ``row_number() OVER ()``,
+    which makes DuckDB read and parse the whole file on one thread.
+    """
+    if not fetch_one(conn, "SELECT current_setting('preserve_insertion_order')")[0]:
+        return False
+    explained = fetch_rows(conn, f"EXPLAIN (FORMAT json) {select}", params)
+    operators: set[str] = set()
+
+    def walk(node: dict[str, Any]) -> None:
+        operators.add(str(node.get("name")))
+        for child in node.get("children", []):
+            walk(child)
+
+    for row in explained:
+        for node in json.loads(row[1]):
+            walk(node)
+    return bool(operators) and operators <= ORDER_KEEPING_OPERATORS
 
 
 def person_key_sql(plan: Plan, q: SqlParams, cols: set[str]) -> str:
