@@ -1,6 +1,6 @@
 """Run every bench/*_bench.py and write the table to bench/RESULTS.md.
 
-    python bench/run.py [--size small|large] [--only NAME] [--out FILE]
+    python bench/run.py [--size small|large] [--only NAME] [--out FILE] [--warehouse-all]
 
 ``--size large`` reads the ~10M-order demo shop (built once, cached under bench/cache/).
 ``--size small`` is a smoke test: it checks that every script runs, not how fast.
@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", choices=["small", "large"], default="small")
     ap.add_argument("--only", help="run only scripts whose name contains this")
     ap.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"))
+    ap.add_argument("--warehouse-all", action="store_true",
+                    help="the warehouse script runs every case at --size large (see its --all)")
     args = ap.parse_args(argv)
 
     db = demo_db(args.size)
@@ -62,8 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     for script in scripts:
         t0 = time.perf_counter()
         print(f"== {script.name}", flush=True)
-        proc = subprocess.run([sys.executable, str(script), "--size", args.size, "--db", str(db)],
-                              cwd=ROOT, capture_output=True, text=True)
+        extra = ["--all"] if args.warehouse_all and script.name == "warehouse_bench.py" else []
+        proc = subprocess.run(
+            [sys.executable, str(script), "--size", args.size, "--db", str(db), *extra],
+            cwd=ROOT, capture_output=True, text=True,
+        )
         sys.stdout.write(proc.stdout)
         if proc.returncode != 0:
             failures.append(f"{script.name} exited {proc.returncode}: {proc.stderr[-2000:]}")
