@@ -59,10 +59,10 @@ class AppServer:
         self.stop()
         raise SystemExit(f"streamlit did not start; see {log}")
 
-    def rss_mib(self) -> float:
-        """Resident memory of the server process, MiB."""
+    def rss_mib(self, field: str = "VmRSS") -> float:
+        """Resident memory of the server process, MiB (``VmHWM``: its peak so far)."""
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
         return float("nan")
 
