@@ -34,5 +34,6 @@ PAGES = {
 }
 
 page = st.navigation(PAGES, expanded=True)  # every page listed: no "View more" to find
-with page_frame():
-    page.run()
+with page_frame() as frame:
+    if frame is not None:  # None: the store could not be opened, and the page says why
+        page.run()

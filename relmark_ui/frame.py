@@ -152,11 +152,17 @@ def _banner(ctx: RerunContext) -> None:
 
 @contextmanager
 def page_frame() -> Iterator[RerunContext | None]:
-    """Run a page inside an open store; show errors as plain sentences."""
+    """Run a page inside an open store; show errors as plain sentences.
+
+    Yields the rerun's context, or None when the store could not be opened (busy, refused): the
+    sentence is on the page then, and the caller skips the page.
+    """
     path = store.default_db_path()
     ctx: RerunContext | None = None
+    yielded = False
     try:
         with store.open_db(path, wait_seconds=APP_BUSY_WAIT_SECONDS) as conn:
+            store.limit_memory(conn)  # one process serves everyone's pages
             actor = login.gate(conn)  # team mode: stops the rerun at the sign-in page
             _first_start(conn)
             src, source_key, label = _source(conn)
@@ -179,6 +185,7 @@ def page_frame() -> Iterator[RerunContext | None]:
                     roles.hide_table_downloads()
                 with sharing(ctx):  # saved-view links, locked links; the Share panel after the page
                     ctx.filters = sidebar_filters(ctx)
+                    yielded = True
                     yield ctx
                 export_panel(ctx)  # after the page: the URL holds its choices
             finally:
@@ -199,3 +206,5 @@ def page_frame() -> Iterator[RerunContext | None]:
             "keeps happening, quote the reference to your administrator.",
             icon=":material/error:",
         )
+    if not yielded:  # failed before the page could run: the caller must not run it
+        yield None
