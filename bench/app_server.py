@@ -66,6 +66,10 @@ class AppServer:
                 return int(line.split()[1]) / 1024
         return float("nan")
 
+    def reset_peak(self) -> None:
+        """Start the process's peak (VmHWM) afresh from its current RSS (Linux clear_refs)."""
+        Path(f"/proc/{self.proc.pid}/clear_refs").write_text("5")
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
