@@ -273,6 +273,23 @@ def _group_case(t: Table, groups: Sequence[RfmGroup]) -> Any:
     return ibis.cases(*branches, else_=ibis.null("string"))
 
 
+_SCORE_COLUMNS = (("recency_days", "r", True), ("frequency", "f", False), ("monetary", "m", False))
+
+
+def _with_scores(per: Table, used: Sequence[str]) -> Table:
+    """``per`` with the ``r``, ``f``, ``m`` scores of ``used`` joined on; the others are 1 (any
+    value in 1-5 satisfies a rule that spans 1-5, the only rules that leave a score unused)."""
+    scored = per
+    for column, score, descending in _SCORE_COLUMNS:
+        if score in used:
+            scored = scored.inner_join(
+                _score_lookup(per, column, score, descending=descending), column
+            )
+        else:
+            scored = scored.mutate(**{score: ibis.literal(SCORES[0])})
+    return scored
+
+
 def rfm_expr(
     src: Source, *, as_of: date, groups: Sequence[RfmGroup] = DEFAULT_GROUPS
 ) -> Table:
@@ -300,15 +317,7 @@ def rfm_expr(
     per = per.mutate(
         recency_days=ibis.literal(as_of).delta(per.last_order_at.date(), unit="day")
     )
-    scored = per
-    for column, score, descending in (
-        ("recency_days", "r", True),
-        ("frequency", "f", False),
-        ("monetary", "m", False),
-    ):
-        scored = scored.inner_join(
-            _score_lookup(per, column, score, descending=descending), column
-        )
+    scored = _with_scores(per, ("r", "f", "m"))
     scored = scored.mutate(group=_group_case(scored, groups))
     return scored.select(
         "customer_id",
@@ -361,18 +370,7 @@ def rfm_group_expr(
         per = per.mutate(
             recency_days=ibis.literal(as_of).delta(per.last_order_at.date(), unit="day")
         )
-    scored = per
-    for column, score, descending in (
-        ("recency_days", "r", True),
-        ("frequency", "f", False),
-        ("monetary", "m", False),
-    ):
-        if score in used:
-            scored = scored.inner_join(
-                _score_lookup(per, column, score, descending=descending), column
-            )
-        else:  # any value in 1-5 satisfies every rule here
-            scored = scored.mutate(**{score: ibis.literal(SCORES[0])})
+    scored = _with_scores(per, used)
     return scored.select("customer_id", group=_group_case(scored, groups))
 
 
