@@ -78,3 +78,47 @@ def test_a_busy_store_is_a_sentence_not_a_traceback(
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_opening_retries_duckdbs_handle_race_then_says_busy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another thread closing the same file's last connection: DuckDB says the file is already
+    attached; open_db tries again (and says busy in words if it never clears)."""
+    import duckdb
+
+    db = tmp_path / "r.duckdb"
+    with store.open_db(db):
+        pass
+    real = duckdb.connect
+    calls = {"n": 0}
+    race = duckdb.ResourceInUseException(
+        f'Resource In Use Error: Unique file handle conflict: Cannot attach "r" - the database '
+        f'file "{db}" is already attached by database "r"')
+
+    def flaky(path: str, *a: object, **k: object) -> duckdb.DuckDBPyConnection:
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise race
+        return real(path, *a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store.duckdb, "connect", flaky)
+    with store.open_db(db, wait_seconds=5) as conn:
+        assert store.data_version(conn) == 0
+    assert calls["n"] == 3
+
+    def always(path: str, *a: object, **k: object) -> duckdb.DuckDBPyConnection:
+        raise race
+
+    monkeypatch.setattr(store.duckdb, "connect", always)
+    with pytest.raises(store.DatabaseBusy, match="is busy: it was being closed and opened"):
+        with store.open_db(db, wait_seconds=0.1):
+            pass
+
+    def other(path: str, *a: object, **k: object) -> duckdb.DuckDBPyConnection:
+        raise duckdb.ResourceInUseException("Resource In Use Error: something else")
+
+    monkeypatch.setattr(store.duckdb, "connect", other)
+    with pytest.raises(duckdb.ResourceInUseException, match="something else"):
+        with store.open_db(db, wait_seconds=0.1):
+            pass
