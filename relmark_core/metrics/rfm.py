@@ -273,6 +273,25 @@ def _group_case(t: Table, groups: Sequence[RfmGroup]) -> Any:
     return ibis.cases(*branches, else_=ibis.null("string"))
 
 
+def _orders_before(src: Source, as_of: date) -> Table:
+    """Counted orders of known customers before ``as_of`` (exclusive): what RFM scores."""
+    cutoff = datetime(as_of.year, as_of.month, as_of.day)
+    o = counted_orders(src)
+    return o.filter(o.customer_id.notnull(), o.ordered_at < ibis.literal(cutoff))
+
+
+def _monetary(src: Source, o: Table) -> Any:
+    """M: net spend in the reporting currency (other currencies add nothing)."""
+    # a sum of DECIMAL(18,2) is DECIMAL(38,2); no customer spends 10^16, and 64-bit
+    # decimals group and compare much faster than 128-bit ones
+    return ibis.ifelse(o.currency == src.reporting_currency, o.net, 0).sum().cast(MONEY_TYPE)
+
+
+def _with_recency(per: Table, as_of: date) -> Table:
+    """``recency_days``: days from the last counted order's date to ``as_of``."""
+    return per.mutate(recency_days=ibis.literal(as_of).delta(per.last_order_at.date(), unit="day"))
+
+
 _SCORE_COLUMNS = (("recency_days", "r", True), ("frequency", "f", False), ("monetary", "m", False))
 
 
@@ -301,22 +320,16 @@ def rfm_expr(
     currency, for AOV), ``r``, ``f``, ``m``, ``group`` (NULL when no group matches).
     Compose it (filter, join, aggregate) to build other reads on RFM.
     """
-    cutoff = datetime(as_of.year, as_of.month, as_of.day)
-    o = counted_orders(src)
-    o = o.filter(o.customer_id.notnull(), o.ordered_at < ibis.literal(cutoff))
+    o = _orders_before(src, as_of)
     home = o.currency == src.reporting_currency
     per = o.group_by("customer_id").aggregate(
         first_order_at=o.ordered_at.min(),
         last_order_at=o.ordered_at.max(),
         frequency=o.count(),
-        # a sum of DECIMAL(18,2) is DECIMAL(38,2); no customer spends 10^16, and 64-bit
-        # decimals group and compare much faster than 128-bit ones
-        monetary=ibis.ifelse(home, o.net, 0).sum().cast(MONEY_TYPE),
+        monetary=_monetary(src, o),
         home_orders=home.cast("int32").sum(),
     )
-    per = per.mutate(
-        recency_days=ibis.literal(as_of).delta(per.last_order_at.date(), unit="day")
-    )
+    per = _with_recency(per, as_of)
     scored = _with_scores(per, ("r", "f", "m"))
     scored = scored.mutate(group=_group_case(scored, groups))
     return scored.select(
@@ -336,11 +349,9 @@ def rfm_expr(
 
 def _scores_used(groups: Sequence[RfmGroup]) -> tuple[str, ...]:
     """The scores some group's rule narrows (a rule spanning 1-5 holds for every customer)."""
-    bounds = {"r": ("r_min", "r_max"), "f": ("f_min", "f_max"), "m": ("m_min", "m_max")}
+    every = (SCORES[0], SCORES[-1])
     return tuple(
-        s
-        for s, (lo, hi) in bounds.items()
-        if any((getattr(g, lo), getattr(g, hi)) != (SCORES[0], SCORES[-1]) for g in groups)
+        s for s in ("r", "f", "m") if any(g.ranges()[s.upper()] != every for g in groups)
     )
 
 
@@ -354,22 +365,17 @@ def rfm_group_expr(
     1-5 holds without computing it (measured ~25% faster for NPS by RFM group at 10M orders).
     """
     used = _scores_used(groups)
-    cutoff = datetime(as_of.year, as_of.month, as_of.day)
-    o = counted_orders(src)
-    o = o.filter(o.customer_id.notnull(), o.ordered_at < ibis.literal(cutoff))
+    o = _orders_before(src, as_of)
     aggs: dict[str, Any] = {}
     if "r" in used:
         aggs["last_order_at"] = o.ordered_at.max()
     if "f" in used:
         aggs["frequency"] = o.count()
     if "m" in used:
-        home = o.currency == src.reporting_currency
-        aggs["monetary"] = ibis.ifelse(home, o.net, 0).sum().cast(MONEY_TYPE)
+        aggs["monetary"] = _monetary(src, o)
     per = o.group_by("customer_id").aggregate(**aggs) if aggs else o.select("customer_id").distinct()
     if "r" in used:
-        per = per.mutate(
-            recency_days=ibis.literal(as_of).delta(per.last_order_at.date(), unit="day")
-        )
+        per = _with_recency(per, as_of)
     scored = _with_scores(per, used)
     return scored.select("customer_id", group=_group_case(scored, groups))
 
