@@ -680,16 +680,10 @@ def run_replay(
 
         def account(rid: int, new_b: FloatArray, mask: BoolArray | None = mask) -> None:
             nonlocal B, prev
-            if mask is None:
-                B = new_b
-                fl = _floor(B)
-                pts = fl - prev
-                prev = fl
-            else:
-                B = np.where(mask, new_b, B)
-                fl = _floor(B)
-                pts = np.where(mask, fl - prev, 0)
-                prev = np.where(mask, fl, prev)
+            B = _within(mask, new_b, B)
+            fl = _floor(B)
+            pts = _within(mask, fl - prev, 0)
+            prev = _within(mask, fl, prev)
             rule_points[rid] += float(pts.sum())
             if with_ids:
                 contrib.append((rid, pts))
@@ -709,11 +703,8 @@ def run_replay(
             a, b = day_seconds(r.start), day_seconds(r.end) + SECONDS_PER_DAY
             hit = (o_t >= a) & (o_t < b)
             account(rule_id(v, "earn", r.label(p.points, currency)), np.where(hit, B * r.factor, B))
-        if mask is None:
-            o_pre_f, o_pre = B, prev
-        else:
-            o_pre_f = np.where(mask, B, o_pre_f)
-            o_pre = np.where(mask, prev, o_pre)
+        o_pre_f = _within(mask, B, o_pre_f)
+        o_pre = _within(mask, prev, o_pre)
 
     # --- bonus events (birthdays need member-since dates, so they come after the rest) --------
     step(0.45, "Adding bonus events")
