@@ -3,7 +3,9 @@ liability, save it as the active version, and look up a customer's balance."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Page
+import re
+
+from playwright.sync_api import Page, expect
 
 from relmark_core import store
 from tests.e2e.conftest import Server, metric_values, open_app, pick_option, wait_idle
@@ -33,9 +35,15 @@ def test_build_simulate_save_and_see_a_balance(page: Page, server: Server) -> No
     page.get_by_label("Tier name", exact=True).fill("Green")
     page.get_by_role("button", name="Add tier").click()
     wait_idle(page)
+    # The form clears itself after a submit: wait for Green to be listed and the form to be
+    # empty again, or the clearing can land on Gold's values on a busy machine.
+    main.get_by_text("Green: from 0").first.wait_for()
+    expect(page.get_by_label("Tier name", exact=True)).to_have_value("")
     page.get_by_label("Tier name", exact=True).fill("Gold")
     page.get_by_label("From (qualifying points)").fill("300")
     page.get_by_label("Earn multiplier", exact=True).fill("1.5")
+    expect(page.get_by_label("Tier name", exact=True)).to_have_value("Gold")
+    expect(page.get_by_label("From (qualifying points)")).to_have_value(re.compile(r"^300(\.0+)?$"))
     page.get_by_role("button", name="Add tier").click()
     wait_idle(page)
     main.get_by_text("Gold: from 300 qualifying points in a calendar year; earns ×1.5").first.wait_for()
